@@ -1,0 +1,186 @@
+"""TensorFlow's data types, as one table (spec: ``spec/data-file.md`` "Data types").
+
+Strategy
+--------
+Everything tfckpt knows about a dtype lives in the single table ``_TABLE``
+below: the ``DataType`` enum number (``tensorflow/core/framework/types.proto``),
+TensorFlow's Python name (``tf.dtypes.DType.name``), the numpy dtype of the
+arrays ``get_tensor`` returns, the width of one element in a ``.data`` file, and
+the width byte-swapping uses for big-endian bundles
+(``tensorflow/core/util/tensor_bundle/byte_swap_tensor.cc``).
+
+The numpy dtypes are TensorFlow's own choices: ml_dtypes scalars for bfloat16,
+the float8 family, int4/uint4/int2/uint2 and float4; one-field structured
+dtypes for the quantized types (``qint8`` is ``dtype([('qint8', 'i1')])``);
+``object`` arrays of ``bytes`` for strings.
+
+Every "memcpy" type is stored as its elements' raw bytes in C order, in the
+byte order the header declares; sub-byte types (int4, uint4, int2, uint2,
+float4_e2m1fn) take one whole byte per element, as in memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional, Union
+
+import ml_dtypes
+import numpy as np
+
+from . import errors
+
+__all__ = ["DType", "as_dtype", "ALL_DTYPES", "DT_STRING", "DT_VARIANT", "DT_RESOURCE"]
+
+DT_STRING = 7
+DT_RESOURCE = 20
+DT_VARIANT = 21
+
+
+@dataclass(frozen=True)
+class DType:
+    """A TensorFlow data type, with the attributes of ``tf.dtypes.DType`` users rely on.
+
+    ``name`` is TensorFlow's Python name (``"float32"``, ``"bfloat16"``, ``"string"``),
+    ``as_datatype_enum`` the ``DataType`` enum number stored in ``.index`` entries.
+    """
+
+    as_datatype_enum: int
+    name: str
+    #: numpy dtype of arrays returned for this type; None where TensorFlow has none.
+    numpy_dtype: Optional[np.dtype] = field(repr=False, compare=False, default=None)
+    #: bytes per element in a ``.data`` file for fixed-width types, 0 otherwise.
+    itemsize: int = field(repr=False, compare=False, default=0)
+    #: width in bytes of the units swapped for a big-endian bundle (1 = no swap).
+    swap_unit: int = field(repr=False, compare=False, default=1)
+    #: TensorFlow's DataTypeCanUseMemcpy: stored as raw element bytes.
+    is_memcpy: bool = field(repr=False, compare=False, default=True)
+    #: numpy dtype of the bit-pattern view used by the description format.
+    bits_dtype: Optional[np.dtype] = field(repr=False, compare=False, default=None)
+
+    @property
+    def as_numpy_dtype(self):
+        """The numpy dtype (TensorFlow's ``DType.as_numpy_dtype``)."""
+        return self.numpy_dtype
+
+    @property
+    def enum_name(self) -> str:
+        """The ``DataType`` enum name, e.g. ``DT_FLOAT``."""
+        return _ENUM_NAMES[self.as_datatype_enum]
+
+    @property
+    def is_string(self) -> bool:
+        return self.as_datatype_enum == DT_STRING
+
+    def __str__(self) -> str:
+        return self.name
+
+    def __eq__(self, other) -> bool:
+        if isinstance(other, DType):
+            return self.as_datatype_enum == other.as_datatype_enum
+        # Compare equal to TensorFlow's DType (and anything with the same attributes).
+        enum = getattr(other, "as_datatype_enum", None)
+        if isinstance(enum, int):
+            return enum == self.as_datatype_enum
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.as_datatype_enum)
+
+
+def _q(name: str, base: str) -> np.dtype:
+    return np.dtype([(name, base)])
+
+
+_B = np.dtype
+# (enum, name, enum name, numpy dtype, itemsize, swap unit, memcpy, bits view)
+_TABLE = [
+    (1, "float32", "DT_FLOAT", _B("<f4"), 4, 4, True, _B("<f4")),
+    (2, "float64", "DT_DOUBLE", _B("<f8"), 8, 8, True, _B("<f8")),
+    (3, "int32", "DT_INT32", _B("<i4"), 4, 4, True, _B("<i4")),
+    (4, "uint8", "DT_UINT8", _B("u1"), 1, 1, True, _B("u1")),
+    (5, "int16", "DT_INT16", _B("<i2"), 2, 2, True, _B("<i2")),
+    (6, "int8", "DT_INT8", _B("i1"), 1, 1, True, _B("i1")),
+    (7, "string", "DT_STRING", _B(object), 0, 1, False, None),
+    (8, "complex64", "DT_COMPLEX64", _B("<c8"), 8, 4, True, _B("<c8")),
+    (9, "int64", "DT_INT64", _B("<i8"), 8, 8, True, _B("<i8")),
+    (10, "bool", "DT_BOOL", _B("?"), 1, 1, True, _B("u1")),
+    (11, "qint8", "DT_QINT8", _q("qint8", "i1"), 1, 1, True, _B("i1")),
+    (12, "quint8", "DT_QUINT8", _q("quint8", "u1"), 1, 1, True, _B("u1")),
+    (13, "qint32", "DT_QINT32", _q("qint32", "<i4"), 4, 4, True, _B("<i4")),
+    (14, "bfloat16", "DT_BFLOAT16", _B(ml_dtypes.bfloat16), 2, 2, True, _B("<u2")),
+    (15, "qint16", "DT_QINT16", _q("qint16", "<i2"), 2, 2, True, _B("<i2")),
+    (16, "quint16", "DT_QUINT16", _q("quint16", "<u2"), 2, 2, True, _B("<u2")),
+    (17, "uint16", "DT_UINT16", _B("<u2"), 2, 2, True, _B("<u2")),
+    (18, "complex128", "DT_COMPLEX128", _B("<c16"), 16, 8, True, _B("<c16")),
+    (19, "float16", "DT_HALF", _B("<f2"), 2, 2, True, _B("<u2")),
+    (20, "resource", "DT_RESOURCE", None, 0, 1, False, None),
+    (21, "variant", "DT_VARIANT", None, 0, 1, False, None),
+    (22, "uint32", "DT_UINT32", _B("<u4"), 4, 4, True, _B("<u4")),
+    (23, "uint64", "DT_UINT64", _B("<u8"), 8, 8, True, _B("<u8")),
+    (24, "float8_e5m2", "DT_FLOAT8_E5M2", _B(ml_dtypes.float8_e5m2), 1, 1, True, _B("u1")),
+    (25, "float8_e4m3fn", "DT_FLOAT8_E4M3FN", _B(ml_dtypes.float8_e4m3fn), 1, 1, True, _B("u1")),
+    (26, "float8_e4m3fnuz", "DT_FLOAT8_E4M3FNUZ", _B(ml_dtypes.float8_e4m3fnuz), 1, 1, True, _B("u1")),
+    (27, "float8_e4m3b11fnuz", "DT_FLOAT8_E4M3B11FNUZ", _B(ml_dtypes.float8_e4m3b11fnuz), 1, 1, True, _B("u1")),
+    (28, "float8_e5m2fnuz", "DT_FLOAT8_E5M2FNUZ", _B(ml_dtypes.float8_e5m2fnuz), 1, 1, True, _B("u1")),
+    (29, "int4", "DT_INT4", _B(ml_dtypes.int4), 1, 1, True, _B("u1")),
+    (30, "uint4", "DT_UINT4", _B(ml_dtypes.uint4), 1, 1, True, _B("u1")),
+    (31, "int2", "DT_INT2", _B(ml_dtypes.int2), 1, 1, True, _B("u1")),
+    (32, "uint2", "DT_UINT2", _B(ml_dtypes.uint2), 1, 1, True, _B("u1")),
+    (33, "float4_e2m1fn", "DT_FLOAT4_E2M1FN", _B(ml_dtypes.float4_e2m1fn), 1, 1, True, _B("u1")),
+]
+
+_BY_ENUM: dict[int, DType] = {}
+_BY_NAME: dict[str, DType] = {}
+_ENUM_NAMES: dict[int, str] = {}
+for _row in _TABLE:
+    _dt = DType(_row[0], _row[1], _row[3], _row[4], _row[5], _row[6], _row[7])
+    _BY_ENUM[_row[0]] = _dt
+    _BY_NAME[_row[1]] = _dt
+    _BY_NAME[_row[2]] = _dt
+    _ENUM_NAMES[_row[0]] = _row[2]
+# Aliases TensorFlow accepts for names.
+for _alias, _target in (("half", "float16"), ("float", "float32"), ("double", "float64")):
+    _BY_NAME[_alias] = _BY_NAME[_target]
+
+#: Every known dtype, by enum number.
+ALL_DTYPES: tuple[DType, ...] = tuple(_BY_ENUM[k] for k in sorted(_BY_ENUM))
+
+_NUMPY_TO_DTYPE: dict[np.dtype, DType] = {}
+for _dt in ALL_DTYPES:
+    if _dt.numpy_dtype is not None and _dt.numpy_dtype not in _NUMPY_TO_DTYPE and _dt.name != "string":
+        _NUMPY_TO_DTYPE[_dt.numpy_dtype.newbyteorder("=") if _dt.numpy_dtype.names is None else _dt.numpy_dtype] = _dt
+
+
+def as_dtype(value: Union[int, str, np.dtype, type, DType]) -> DType:
+    """Look up a DType by enum number, TensorFlow name, ``DT_*`` name or numpy dtype.
+
+    Raises :class:`tfckpt.errors.UnimplementedError` for an enum number TensorFlow
+    2.21 does not define (``_REF`` types, 100 and above, are never stored) and
+    :class:`tfckpt.errors.InvalidArgumentError` for anything else unknown.
+    """
+    if isinstance(value, DType):
+        return value
+    enum = getattr(value, "as_datatype_enum", None)  # a tf.DType
+    if isinstance(enum, int):
+        value = enum
+    if isinstance(value, (int, np.integer)) and not isinstance(value, bool):
+        found = _BY_ENUM.get(int(value))
+        if found is None:
+            raise errors.UnimplementedError(f"unknown DataType enum value {int(value)}")
+        return found
+    if isinstance(value, str):
+        found = _BY_NAME.get(value)
+        if found is None:
+            raise errors.InvalidArgumentError(f"unknown dtype name {value!r}")
+        return found
+    try:
+        npd = np.dtype(value)
+    except TypeError as exc:
+        raise errors.InvalidArgumentError(f"cannot interpret {value!r} as a dtype") from exc
+    if npd.kind in ("O", "S", "U"):
+        return _BY_ENUM[DT_STRING]
+    key = npd.newbyteorder("=") if npd.names is None else npd
+    found = _NUMPY_TO_DTYPE.get(key)
+    if found is None:
+        raise errors.InvalidArgumentError(f"numpy dtype {npd} has no TensorFlow equivalent")
+    return found

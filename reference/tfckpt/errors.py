@@ -1,0 +1,204 @@
+"""The exceptions tfckpt raises, one hierarchy under :class:`CheckpointError`.
+
+Strategy
+--------
+TensorFlow reports every failure as a ``Status`` with a canonical code
+(``NOT_FOUND``, ``DATA_LOSS``, ``INVALID_ARGUMENT`` ...).  tfckpt mirrors those
+codes one class each, so a caller (or the conformance suite) can ask *what kind*
+of failure happened without parsing messages, and so that a test can compare
+our category with the one TensorFlow gives for the same file.
+
+Every error carries the location it concerns -- the ``file``, the tensor ``key``
+and the byte ``offset`` -- as attributes and in its message, because "not an
+sstable" with no file name is the most common complaint about TensorFlow's own
+messages.
+
+Each class also derives from the builtin exception a Python caller would
+naturally catch (``KeyError`` for a missing tensor, ``ValueError`` for corrupt
+or invalid data, ``NotImplementedError`` for unsupported features), so code
+written against ``tf.train.load_checkpoint`` keeps working.
+
+Rules the rest of the package follows:
+
+* Malformed *input files* raise a subclass of :class:`CheckpointError` -- never a
+  bare ``IndexError``, ``struct.error``, ``DecodeError`` or ``UnicodeDecodeError``.
+* *Caller mistakes* while writing (a value that is not an array, an empty key)
+  raise :class:`InvalidArgumentError` too, since TensorFlow reports those as
+  ``INVALID_ARGUMENT``.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional, Union
+
+__all__ = [
+    "CheckpointError",
+    "NotFoundError",
+    "DataLossError",
+    "InvalidArgumentError",
+    "UnimplementedError",
+    "ResourceExhaustedError",
+    "FailedPreconditionError",
+    "AlreadyExistsError",
+    "InternalError",
+    "CATEGORIES",
+    "error_for_category",
+]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+class CheckpointError(Exception):
+    """Base class of every error tfckpt raises about a checkpoint.
+
+    Attributes:
+        message: what went wrong, without the location.
+        file: the file concerned, when known.
+        key: the tensor key (or SSTable key) concerned, when known.
+        offset: the byte offset in ``file`` where the problem was found, when known.
+        category: TensorFlow's status code name for this class, e.g. ``"DATA_LOSS"``.
+    """
+
+    category = "UNKNOWN"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        file: Optional[PathLike] = None,
+        key: Optional[Union[str, bytes]] = None,
+        offset: Optional[int] = None,
+    ) -> None:
+        self.message = message
+        self.file = os.fspath(file) if file is not None else None
+        self.key = key
+        self.offset = offset
+        super().__init__(message)
+
+    def with_location(
+        self,
+        *,
+        file: Optional[PathLike] = None,
+        key: Optional[Union[str, bytes]] = None,
+        offset: Optional[int] = None,
+    ) -> "CheckpointError":
+        """Fill in location fields that are still unknown; returns ``self``."""
+        if self.file is None and file is not None:
+            self.file = os.fspath(file)
+        if self.key is None and key is not None:
+            self.key = key
+        if self.offset is None and offset is not None:
+            self.offset = offset
+        return self
+
+    def __str__(self) -> str:
+        where = []
+        if self.file is not None:
+            where.append(f"file {self.file!r}")
+        if self.key is not None:
+            where.append(f"key {_show_key(self.key)}")
+        if self.offset is not None:
+            where.append(f"offset {self.offset}")
+        if not where:
+            return self.message
+        return f"{self.message} ({', '.join(where)})"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self)!r})"
+
+    def __reduce__(self):  # keep location through pickling (multiprocessing, pytest-xdist)
+        return (_rebuild, (type(self), self.message, self.file, self.key, self.offset))
+
+
+def _rebuild(cls, message, file, key, offset):
+    return cls(message, file=file, key=key, offset=offset)
+
+
+def _show_key(key: Union[str, bytes]) -> str:
+    if isinstance(key, bytes):
+        try:
+            text = key.decode("utf-8")
+        except UnicodeDecodeError:
+            return "0x" + key.hex()
+        if text.isprintable():
+            return repr(text)
+        return "0x" + key.hex()
+    return repr(key)
+
+
+class NotFoundError(CheckpointError, KeyError):
+    """A file, checkpoint or tensor key that was asked for does not exist."""
+
+    category = "NOT_FOUND"
+
+    # KeyError.__str__ would quote the whole message; keep ours.
+    __str__ = CheckpointError.__str__
+
+
+class DataLossError(CheckpointError, ValueError):
+    """A file is truncated, corrupt, or fails a checksum."""
+
+    category = "DATA_LOSS"
+
+
+class InvalidArgumentError(CheckpointError, ValueError):
+    """A file or request is well-formed but breaks a rule of the format (or of the API)."""
+
+    category = "INVALID_ARGUMENT"
+
+
+class UnimplementedError(CheckpointError, NotImplementedError):
+    """The file uses a feature tfckpt (and, usually, TensorFlow) does not support."""
+
+    category = "UNIMPLEMENTED"
+
+
+class ResourceExhaustedError(CheckpointError, ValueError):
+    """Honouring the file would need more memory than its sizes justify or the limits allow."""
+
+    category = "RESOURCE_EXHAUSTED"
+
+
+class FailedPreconditionError(CheckpointError, ValueError):
+    """The operation is not allowed in the current state (e.g. a closed writer)."""
+
+    category = "FAILED_PRECONDITION"
+
+
+class AlreadyExistsError(CheckpointError, FileExistsError):
+    """A file that must not exist yet already does."""
+
+    category = "ALREADY_EXISTS"
+
+    def __init__(self, message: str, **location) -> None:  # FileExistsError is an OSError
+        CheckpointError.__init__(self, message, **location)
+
+    __str__ = CheckpointError.__str__
+
+
+class InternalError(CheckpointError, RuntimeError):
+    """An inconsistency that should be impossible (a bug, or a file built to confuse)."""
+
+    category = "INTERNAL"
+
+
+#: category name -> exception class, for adapters and the conformance suite.
+CATEGORIES = {
+    cls.category: cls
+    for cls in (
+        NotFoundError,
+        DataLossError,
+        InvalidArgumentError,
+        UnimplementedError,
+        ResourceExhaustedError,
+        FailedPreconditionError,
+        AlreadyExistsError,
+        InternalError,
+    )
+}
+
+
+def error_for_category(category: str) -> type:
+    """The exception class for a TensorFlow status code name (``"DATA_LOSS"``...)."""
+    return CATEGORIES.get(category, CheckpointError)
