@@ -1,0 +1,491 @@
+"""Reading a V2 checkpoint ("tensor bundle"): ``.index`` plus ``.data-*`` files.
+
+Spec: ``spec/index-file.md``, ``spec/data-file.md``, ``spec/partitioned.md``.
+TensorFlow's counterpart: ``BundleReader`` in
+``tensorflow/core/util/tensor_bundle/tensor_bundle.cc``.
+
+Strategy
+--------
+*Lazy and bounded.*  Opening a bundle reads the SSTable footer, its index
+block and the header entry -- nothing else.  An entry is decoded only when its
+key is asked for (one SSTable lookup), and a tensor's bytes are read with one
+positioned read of exactly ``[offset, offset + size)`` of one data file, straight
+into the array that is returned.  Before anything is allocated, every size
+is checked against something the files on disk justify:
+
+* fixed-width tensors: ``size == num_elements * itemsize`` and
+  ``offset + size <= data file size``;
+* strings: ``num_elements <= size`` (each length takes at least one byte) and
+  the same bound on the file;
+* partitioned tensors: the stored slices must lie inside the full shape, must
+  not overlap, and must cover what is read; each slice entry passes the checks
+  above before the result is allocated.
+
+So a file that claims a 2**40-element tensor fails with a clear error instead
+of exhausting memory.
+
+*Strict where TensorFlow is lax.*  TensorFlow parses whatever entry comes
+first as the header, never range-checks ``shard_id``, and aborts the process
+on some malformed entries; we reject each with an error naming the file, the
+key and the byte offset (the offset of the tensor's bytes in its data file for
+data problems; index problems are located by key).  Every departure is listed
+in ``spec/errors.md``.
+
+Header layout (``BundleHeaderProto``, key ``""``)::
+
+    num_shards: int32 = 1 | endianness: LITTLE=0 / BIG=1 = 2 | version: VersionDef = 3
+
+Entry layout (``BundleEntryProto``, every other key)::
+
+    dtype = 1 | shape = 2 | shard_id = 3 | offset = 4 | size = 5 | crc32c (fixed32, masked) = 6 | slices = 7
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterator, Optional, Union
+
+import numpy as np
+from google.protobuf.message import DecodeError
+
+from .. import checksums, errors
+from ..dtypes import DT_STRING, DType, as_dtype
+from ..proto import tensor_bundle_pb2
+from ..table import TableReader
+from . import assembly, data_layout
+from .naming import data_filename, index_filename
+from .slices import TensorSlice, decode_slice_key, encode_slice_key
+
+__all__ = ["BundleReader", "TensorEntry", "CONSUMER_VERSION", "MAX_RANK"]
+
+#: The bundle format version this reader implements (``kTensorBundleVersion``).
+CONSUMER_VERSION = 1
+#: Oldest producer version accepted (``kTensorBundleMinProducer``).
+MIN_PRODUCER = 0
+#: TensorFlow's ``TensorShape::MaxDimensions()``.
+MAX_RANK = 254
+_INT64_MAX = (1 << 63) - 1
+
+KeyLike = Union[str, bytes]
+
+
+def key_bytes(key: KeyLike) -> bytes:
+    """Tensor names are UTF-8 in the index; bytes pass through unchanged."""
+    if isinstance(key, bytes):
+        return key
+    return key.encode("utf-8", "surrogateescape")
+
+
+def key_text(key: bytes) -> str:
+    return key.decode("utf-8", "surrogateescape")
+
+
+class TensorEntry:
+    """A validated index entry: what is stored under one key."""
+
+    __slots__ = ("key", "dtype", "shape", "num_elements", "proto", "slices")
+
+    def __init__(self, key: bytes, dtype: DType, shape: tuple, num_elements: int, proto, slices) -> None:
+        self.key = key
+        self.dtype = dtype
+        self.shape = shape
+        self.num_elements = num_elements
+        self.proto = proto
+        #: For a partitioned tensor, the stored slices in index order; else empty.
+        self.slices: tuple[TensorSlice, ...] = slices
+
+    @property
+    def is_partitioned(self) -> bool:
+        return bool(self.slices)
+
+    @property
+    def shard_id(self) -> int:
+        return self.proto.shard_id
+
+    @property
+    def offset(self) -> int:
+        return self.proto.offset
+
+    @property
+    def size(self) -> int:
+        return self.proto.size
+
+    @property
+    def crc32c(self) -> int:
+        return self.proto.crc32c
+
+    def __repr__(self) -> str:
+        return f"TensorEntry({key_text(self.key)!r}, {self.dtype.name}, {list(self.shape)})"
+
+
+class BundleReader:
+    """Reads the tensors of one V2 checkpoint, given its prefix.
+
+    ``verify_checksums`` (default True) checks every tensor's CRC32C as it is
+    read; the SSTable's block checksums and string-length checksums are always
+    checked, as TensorFlow does.
+    """
+
+    def __init__(self, prefix: Union[str, "os.PathLike[str]"], *, verify_checksums: bool = True) -> None:
+        self.prefix = os.fspath(prefix)
+        self.verify_checksums = verify_checksums
+        self.index_path = index_filename(self.prefix)
+        self._data_files: dict[int, tuple] = {}
+        self._entries: dict[bytes, TensorEntry] = {}
+        if not os.path.isfile(self.index_path):
+            raise errors.NotFoundError(
+                f"no checkpoint index file: a checkpoint with prefix {self.prefix!r} "
+                f"needs {os.path.basename(self.index_path)!r} (pass the prefix, not a directory or data file)",
+                file=self.index_path,
+            )
+        self._table = TableReader(self.index_path)
+        try:
+            self._read_header()
+        except BaseException:
+            self._table.close()
+            raise
+
+    # ------------------------------------------------------------------ header
+
+    def _read_header(self) -> None:
+        first = self._table.first()
+        if first is None:
+            raise errors.DataLossError("index holds no entries, not even the bundle header", file=self.index_path)
+        key, value = first
+        if key != b"":
+            raise errors.DataLossError(
+                "first index entry is not the bundle header (key '')", file=self.index_path, key=key
+            )
+        header = tensor_bundle_pb2.BundleHeaderProto()
+        try:
+            header.ParseFromString(value)
+        except DecodeError as exc:
+            raise errors.DataLossError(
+                f"bundle header is not a valid BundleHeaderProto: {exc}", file=self.index_path, key=b""
+            ) from None
+        self.header = header
+        version = header.version
+        if version.producer < MIN_PRODUCER:
+            raise errors.InvalidArgumentError(
+                f"checkpoint producer version {version.producer} is below the minimum {MIN_PRODUCER}",
+                file=self.index_path,
+            )
+        if version.min_consumer > CONSUMER_VERSION:
+            raise errors.InvalidArgumentError(
+                f"checkpoint needs a reader of version >= {version.min_consumer}; "
+                f"this one implements version {CONSUMER_VERSION}",
+                file=self.index_path,
+            )
+        if CONSUMER_VERSION in version.bad_consumers:
+            raise errors.InvalidArgumentError(
+                f"checkpoint declares reader version {CONSUMER_VERSION} a bad consumer", file=self.index_path
+            )
+        if header.endianness not in (0, 1):
+            raise errors.DataLossError(f"unknown endianness value {header.endianness}", file=self.index_path)
+        self.big_endian = header.endianness == 1
+        if header.num_shards < 0:
+            raise errors.DataLossError(f"negative num_shards {header.num_shards}", file=self.index_path)
+        self.num_shards = header.num_shards
+
+    # ----------------------------------------------------------------- entries
+
+    def entry(self, key: KeyLike) -> TensorEntry:
+        """The validated entry stored under ``key``; NotFoundError when absent."""
+        raw_key = key_bytes(key)
+        cached = self._entries.get(raw_key)
+        if cached is not None:
+            return cached
+        if raw_key == b"":
+            raise errors.NotFoundError("the empty key holds the bundle header, not a tensor", file=self.index_path)
+        value = self._table.get(raw_key)
+        if value is None:
+            raise errors.NotFoundError("key not found in checkpoint", file=self.index_path, key=key_text(raw_key))
+        entry = self._decode_entry(raw_key, value)
+        self._entries[raw_key] = entry
+        return entry
+
+    def has_key(self, key: KeyLike) -> bool:
+        raw_key = key_bytes(key)
+        return raw_key != b"" and (raw_key in self._entries or self._table.get(raw_key) is not None)
+
+    def _decode_entry(self, key: bytes, value: bytes) -> TensorEntry:
+        where = dict(file=self.index_path, key=_shown(key))
+        proto = tensor_bundle_pb2.BundleEntryProto()
+        try:
+            proto.ParseFromString(value)
+        except DecodeError as exc:
+            raise errors.DataLossError(f"entry is not a valid BundleEntryProto: {exc}", **where) from None
+        if proto.dtype == 0:
+            raise errors.DataLossError("entry has no dtype (DT_INVALID)", **where)
+        if proto.dtype >= 100:
+            raise errors.DataLossError(f"entry has reference dtype {proto.dtype}, which is never stored", **where)
+        try:
+            dtype = as_dtype(proto.dtype)
+        except errors.CheckpointError as exc:
+            raise errors.UnimplementedError(
+                f"entry has dtype enum {proto.dtype}, unknown to TensorFlow 2.21 ({exc.message})", **where
+            ) from None
+        shape, num_elements = _check_shape(proto.shape, where)
+        slices: tuple[TensorSlice, ...] = ()
+        if proto.slices:
+            stored = []
+            for index, slice_proto in enumerate(proto.slices):
+                try:
+                    tensor_slice = TensorSlice.from_proto(slice_proto)
+                except ValueError as exc:
+                    raise errors.DataLossError(f"slice {index} is invalid: {exc}", **where) from None
+                if not tensor_slice.fits(shape):
+                    raise errors.DataLossError(
+                        f"slice {index} ({tensor_slice}) lies outside the tensor's shape {list(shape)}", **where
+                    )
+                stored.append(tensor_slice)
+            slices = tuple(stored)
+        else:
+            if not 0 <= proto.shard_id < self.num_shards:
+                raise errors.DataLossError(
+                    f"shard_id {proto.shard_id} is outside the {self.num_shards} shard(s) the header declares",
+                    **where,
+                )
+            if proto.offset < 0 or proto.size < 0:
+                raise errors.DataLossError(f"negative offset {proto.offset} or size {proto.size}", **where)
+            if proto.offset > _INT64_MAX - proto.size:
+                raise errors.DataLossError("offset + size overflows int64", **where)
+            if dtype.is_memcpy:
+                expected = num_elements * dtype.itemsize
+                if proto.size != expected:
+                    raise errors.DataLossError(
+                        f"entry size {proto.size} disagrees with shape {list(shape)} and dtype "
+                        f"{dtype.name} ({expected} bytes)",
+                        **where,
+                    )
+            elif dtype.as_datatype_enum == DT_STRING:
+                if proto.size < num_elements:
+                    raise errors.DataLossError(
+                        f"entry size {proto.size} is too small for {num_elements} strings", **where
+                    )
+        return TensorEntry(key, dtype, shape, num_elements, proto, slices)
+
+    def iter_entries(self) -> Iterator[TensorEntry]:
+        """Every entry but the header, in key order (this decodes the whole index)."""
+        first = True
+        for key, value in self._table.items():
+            if first:
+                first = False
+                continue
+            entry = self._entries.get(key)
+            if entry is None:
+                entry = self._decode_entry(key, value)
+            yield entry
+
+    def variables(self) -> list[TensorEntry]:
+        """The entries a user sees: every key except the header and slice-data keys.
+
+        Follows TensorFlow's ``CheckpointReader``: slice-data keys are the ones
+        named by the ``slices`` of some partitioned entry.
+        """
+        entries = list(self.iter_entries())
+        slice_keys = set()
+        for entry in entries:
+            for tensor_slice in entry.slices:
+                slice_keys.add(encode_slice_key(entry.key, tensor_slice))
+        return [entry for entry in entries if entry.key not in slice_keys]
+
+    # ------------------------------------------------------------------ values
+
+    def read(self, key: KeyLike) -> np.ndarray:
+        """The full value of the tensor stored under ``key``."""
+        entry = self.entry(key)
+        if entry.is_partitioned:
+            return self._read_partitioned(entry, TensorSlice.full(len(entry.shape)))
+        return self._read_entry(entry)
+
+    def read_slice(self, key: KeyLike, tensor_slice: Union[str, TensorSlice]) -> np.ndarray:
+        """One slice of a tensor, e.g. ``read_slice("emb", "0,10:-")``."""
+        entry = self.entry(key)
+        tensor_slice = assembly.requested_slice(
+            tensor_slice, entry.shape, dict(file=self.index_path, key=key_text(entry.key))
+        )
+        if entry.is_partitioned:
+            return self._read_partitioned(entry, tensor_slice)
+        value = self._read_entry(entry)
+        index = tuple(slice(lo, hi) for lo, hi in tensor_slice.bounds(entry.shape))
+        return value[index].copy()
+
+    def _read_entry(self, entry: TensorEntry) -> np.ndarray:
+        dtype = entry.dtype
+        if not dtype.is_memcpy and dtype.as_datatype_enum != DT_STRING:
+            raise errors.UnimplementedError(
+                f"reading values of dtype {dtype.name} is not supported", file=self.index_path, key=_shown(entry.key)
+            )
+        path, handle = self._data_file(entry)
+        where = dict(file=path, key=_shown(entry.key), offset=entry.offset)
+        file_size = handle[1]
+        if entry.offset + entry.size > file_size:
+            raise errors.DataLossError(
+                f"tensor bytes [{entry.offset}, {entry.offset + entry.size}) extend past the end of the "
+                f"data file ({file_size} bytes)",
+                **where,
+            )
+        if dtype.is_memcpy:
+            result = np.empty(entry.shape, dtype=dtype.numpy_dtype)
+            raw = result.reshape(-1).view(np.uint8) if result.size else np.empty(0, np.uint8)
+            self._read_into(handle[0], entry.offset, raw, where)
+            if self.verify_checksums and checksums.masked_crc32c(raw) != entry.crc32c:
+                raise errors.DataLossError("tensor checksum mismatch: the data is corrupt", **where)
+            if self.big_endian and dtype.swap_unit > 1 and result.size:
+                raw.view(f"u{dtype.swap_unit}").byteswap(inplace=True)
+            return result
+        buffer = bytearray(entry.size)
+        self._read_into(handle[0], entry.offset, buffer, where)
+        try:
+            elements = data_layout.decode_strings(
+                bytes(buffer),
+                entry.num_elements,
+                big_endian=self.big_endian,
+                verify=self.verify_checksums,
+                expected_masked_crc=entry.crc32c,
+            )
+        except data_layout.StringLayoutError as exc:
+            raise errors.DataLossError(str(exc), **where) from None
+        result = np.empty(entry.num_elements, dtype=object)
+        result[:] = elements
+        return result.reshape(entry.shape)
+
+    @staticmethod
+    def _read_into(fd: int, offset: int, target, where: dict) -> None:
+        """Fill ``target`` from ``fd`` at ``offset`` with positioned reads (no shared file position)."""
+        view = memoryview(target).cast("B")
+        done = 0
+        total = len(view)
+        while done < total:
+            count = _pread_into(fd, view[done:], offset + done)
+            if count == 0:
+                raise errors.DataLossError(f"data file ended after {done} of {total} tensor bytes", **where)
+            done += count
+
+    def _data_file(self, entry: TensorEntry) -> tuple[str, tuple]:
+        path = data_filename(self.prefix, entry.shard_id, self.num_shards)
+        handle = self._data_files.get(entry.shard_id)
+        if handle is None:
+            try:
+                fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+            except FileNotFoundError:
+                raise errors.NotFoundError(
+                    f"data file of shard {entry.shard_id} of {self.num_shards} is missing",
+                    file=path,
+                    key=_shown(entry.key),
+                ) from None
+            except OSError as exc:
+                raise errors.NotFoundError(f"cannot open data file: {exc.strerror}", file=path) from None
+            handle = (fd, os.fstat(fd).st_size)
+            self._data_files[entry.shard_id] = handle
+        return path, handle
+
+    def _read_partitioned(self, entry: TensorEntry, target: TensorSlice) -> np.ndarray:
+        where = dict(file=self.index_path, key=_shown(entry.key))
+        shape = entry.shape
+        pieces = assembly.plan(entry.slices, shape, target, where)
+        # Validate every slice entry (sizes against the files) before allocating the result.
+        slice_entries = []
+        for tensor_slice, overlap in pieces:
+            slice_key = encode_slice_key(entry.key, tensor_slice)
+            try:
+                slice_entry = self.entry(slice_key)
+            except errors.NotFoundError:
+                raise errors.DataLossError(
+                    f"the data entry of slice {tensor_slice} is missing", **where
+                ) from None
+            if slice_entry.dtype != entry.dtype:
+                raise errors.DataLossError(
+                    f"slice {tensor_slice} has dtype {slice_entry.dtype.name}, the tensor {entry.dtype.name}",
+                    **where,
+                )
+            if slice_entry.shape != tensor_slice.shape_in(shape) or slice_entry.is_partitioned:
+                raise errors.DataLossError(
+                    f"slice {tensor_slice} is stored with shape {list(slice_entry.shape)}, "
+                    f"expected {list(tensor_slice.shape_in(shape))}",
+                    **where,
+                )
+            path, handle = self._data_file(slice_entry)
+            if slice_entry.offset + slice_entry.size > handle[1]:
+                raise errors.DataLossError(
+                    f"slice bytes extend past the end of the data file ({handle[1]} bytes)",
+                    file=path,
+                    key=_shown(slice_key),
+                    offset=slice_entry.offset,
+                )
+            slice_entries.append((tensor_slice, overlap, slice_entry))
+        by_slice = {tensor_slice: slice_entry for tensor_slice, _, slice_entry in slice_entries}
+        numpy_dtype = object if entry.dtype.as_datatype_enum == DT_STRING else entry.dtype.numpy_dtype
+        return assembly.assemble(
+            shape, target, numpy_dtype, pieces, lambda tensor_slice: self._read_entry(by_slice[tensor_slice])
+        )
+
+    # --------------------------------------------------------------- lifetime
+
+    def close(self) -> None:
+        for fd, _ in self._data_files.values():
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self._data_files.clear()
+        self._table.close()
+
+    def __enter__(self) -> "BundleReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        # Readers are often dropped without close() (TensorFlow's have none): release quietly.
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def _pread_into(fd: int, view: memoryview, offset: int) -> int:
+    if hasattr(os, "preadv"):
+        return os.preadv(fd, [view], offset)
+    data = os.pread(fd, len(view), offset)  # pragma: no cover - platforms without preadv
+    view[: len(data)] = data
+    return len(data)
+
+
+def _shown(key: bytes):
+    """Keys in errors: text when the key is UTF-8, else the raw bytes."""
+    try:
+        return key.decode("utf-8")
+    except UnicodeDecodeError:
+        return key
+
+
+def _check_shape(shape_proto, where: dict) -> tuple[tuple[int, ...], int]:
+    """Validate a stored ``TensorShapeProto`` as TensorFlow's ``TensorShape::IsValid`` does."""
+    if shape_proto.unknown_rank:
+        raise errors.DataLossError("stored shape has unknown rank", **where)
+    dims = tuple(dim.size for dim in shape_proto.dim)
+    if len(dims) > MAX_RANK:
+        raise errors.DataLossError(f"stored shape has rank {len(dims)} > {MAX_RANK}", **where)
+    count = 1
+    for size in dims:
+        if size < 0:
+            raise errors.DataLossError(f"stored shape {list(dims)} has a negative dimension", **where)
+        count *= size
+    if count > _INT64_MAX:
+        raise errors.DataLossError(f"stored shape {list(dims)} has more than 2**63-1 elements", **where)
+    return dims, count
+
+
+def describe_slice_key(key: bytes) -> Optional[tuple[str, TensorSlice]]:
+    """``(tensor name, slice)`` when ``key`` is a slice-data key, else None."""
+    if key[:1] != b"\x00":
+        return None
+    try:
+        name, tensor_slice = decode_slice_key(key)
+    except ValueError:
+        return None
+    return key_text(name), tensor_slice
+

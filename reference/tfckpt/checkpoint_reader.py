@@ -1,0 +1,162 @@
+"""``load_checkpoint`` and ``list_variables``: TensorFlow's reading API, without TensorFlow.
+
+TensorFlow's counterparts: ``tf.train.load_checkpoint`` / ``tf.train.list_variables``
+(``tensorflow/python/training/py_checkpoint_reader.py``,
+``tensorflow/c/checkpoint_reader.cc``).
+
+Strategy
+--------
+A :class:`CheckpointReader` answers the questions users put to TensorFlow's
+``CheckpointReader`` -- the same method names, the same keys, dtypes, shapes
+and values -- on top of the format layers below it:
+
+* a path is resolved the way TensorFlow resolves it: a directory goes through
+  its ``checkpoint`` state file (see :func:`tfckpt.latest_checkpoint`), a prefix
+  with a ``.index`` is a V2 bundle, anything else is tried as a legacy V1
+  file (or file pattern).  As a kindness TensorFlow does not offer, a path to
+  the ``.index`` or a ``.data-*`` file itself is taken as its prefix;
+* the variable maps list every key except the header and the slice-data keys
+  of partitioned tensors, as ``BuildV2VarMaps`` does;
+* ``get_tensor`` returns numpy arrays as TensorFlow's Python wrapper does:
+  strings as object arrays of ``bytes``, bfloat16 and float8 as ml_dtypes
+  arrays, quantized types as one-field structured arrays.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Iterator, Union
+
+import numpy as np
+
+from . import errors
+from .bundle.naming import prefix_of
+from .bundle.reader import BundleReader, key_text
+from .dtypes import DType
+from .state_file import latest_checkpoint
+
+__all__ = ["CheckpointReader", "load_checkpoint", "list_variables", "resolve_checkpoint_path"]
+
+PathLike = Union[str, "os.PathLike[str]"]
+
+
+def resolve_checkpoint_path(path: PathLike) -> str:
+    """The checkpoint prefix (or V1 file) that ``path`` designates.
+
+    Raises :class:`NotFoundError` with a hint when nothing matches.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        latest = latest_checkpoint(path)
+        if latest is None:
+            raise errors.NotFoundError(
+                "directory holds no checkpoint state file naming an existing checkpoint "
+                "(pass a checkpoint prefix such as 'dir/ckpt-1' instead)",
+                file=path,
+            )
+        return latest
+    prefix = prefix_of(path)
+    if os.path.isfile(prefix + ".index"):
+        return prefix
+    if os.path.isfile(path):
+        return path  # a legacy V1 checkpoint is a single file
+    raise errors.NotFoundError(
+        "no checkpoint found: expected a prefix P with a file P.index (V2), a V1 checkpoint file, "
+        "or a directory with a 'checkpoint' state file",
+        file=path,
+    )
+
+
+class CheckpointReader:
+    """Reads one checkpoint; the interface of TensorFlow's ``CheckpointReader``.
+
+    Use :func:`load_checkpoint` to make one.  ``verify_checksums=False`` skips
+    the per-tensor CRC32C check (the SSTable block checksums are always checked).
+    """
+
+    def __init__(self, path: PathLike, *, verify_checksums: bool = True) -> None:
+        self.path = resolve_checkpoint_path(path)
+        if os.path.isfile(self.path + ".index"):
+            self._impl = BundleReader(self.path, verify_checksums=verify_checksums)
+        else:
+            from .v1 import V1Reader  # legacy format, loaded only when needed
+
+            self._impl = V1Reader(self.path, verify_checksums=verify_checksums)
+        self._variables = None
+
+    # -- TensorFlow's methods ---------------------------------------------------
+
+    def _variable_entries(self):
+        if self._variables is None:
+            self._variables = {key_text(entry.key): entry for entry in self._impl.variables()}
+        return self._variables
+
+    def get_variable_to_shape_map(self) -> dict[str, list[int]]:
+        """``{key: shape as a list of ints}`` for every tensor."""
+        return {key: list(entry.shape) for key, entry in self._variable_entries().items()}
+
+    def get_variable_to_dtype_map(self) -> dict[str, DType]:
+        """``{key: DType}`` for every tensor; ``DType.name`` is TensorFlow's name."""
+        return {key: entry.dtype for key, entry in self._variable_entries().items()}
+
+    def has_tensor(self, name: str) -> bool:
+        return name in self._variable_entries() if self._variables is not None else self._has(name)
+
+    def _has(self, name: str) -> bool:
+        try:
+            self._impl.entry(name)
+        except errors.NotFoundError:
+            return False
+        return True
+
+    def get_tensor(self, name: str) -> np.ndarray:
+        """The tensor's value as a numpy array (a 0-d array for a scalar)."""
+        return self._impl.read(name)
+
+    def debug_string(self) -> str:
+        """One line per tensor, ``name (DT_FLOAT) [2,3]``, like TensorFlow's debug output."""
+        lines = []
+        for key, entry in sorted(self._variable_entries().items(), key=lambda kv: kv[0].encode("utf-8", "surrogateescape")):
+            lines.append(f"{key} ({entry.dtype.enum_name}) [{','.join(str(d) for d in entry.shape)}]")
+        return "\n".join(lines) + ("\n" if lines else "")
+
+    # -- additions ---------------------------------------------------------------
+
+    def keys(self) -> list[str]:
+        """Every tensor key, in the index's (bytewise) order."""
+        return list(self._variable_entries())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.keys())
+
+    def __contains__(self, name: str) -> bool:
+        return self.has_tensor(name)
+
+    def get_slice(self, name: str, slice_spec: str) -> np.ndarray:
+        """One slice of a tensor in TensorFlow's syntax, e.g. ``"0,10:-"`` -- read without the rest."""
+        return self._impl.read_slice(name, slice_spec)
+
+    def entry(self, name: str):
+        """The validated index entry of ``name`` (dtype, shape, shard, offset, size, crc, slices)."""
+        return self._impl.entry(name)
+
+    def close(self) -> None:
+        self._impl.close()
+
+    def __enter__(self) -> "CheckpointReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def load_checkpoint(ckpt_dir_or_file: PathLike, *, verify_checksums: bool = True) -> CheckpointReader:
+    """A reader for the checkpoint at a prefix, or the latest one in a directory."""
+    return CheckpointReader(ckpt_dir_or_file, verify_checksums=verify_checksums)
+
+
+def list_variables(ckpt_dir_or_file: PathLike) -> list[tuple[str, list[int]]]:
+    """``[(name, shape), ...]`` sorted by name, as ``tf.train.list_variables`` returns."""
+    with load_checkpoint(ckpt_dir_or_file) as reader:
+        shapes = reader.get_variable_to_shape_map()
+    return [(name, shapes[name]) for name in sorted(shapes)]

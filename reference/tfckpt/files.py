@@ -1,0 +1,36 @@
+"""Writing files so that they appear under their final name only when complete.
+
+TensorFlow writes every checkpoint file under a temporary name and renames it
+into place (``BundleWriter``: ``<name>.tempstate<random decimal>``; the state
+file: ``<name>.tmp<hex uuid>``).  :func:`atomic_output` does the same: it yields
+a file object open on the temporary path, and on success flushes, fsyncs and
+renames it over the final path; on any failure it deletes the temporary file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from typing import IO, Iterator
+
+__all__ = ["atomic_output", "tempstate_name"]
+
+
+def tempstate_name(final_path: str) -> str:
+    """``<final>.tempstate<random uint64 in decimal>``, TensorFlow's temporary-name scheme."""
+    return f"{final_path}.tempstate{secrets.randbits(64)}"
+
+
+@contextlib.contextmanager
+def atomic_output(final_path: str, temp_path: str, mode: str = "xb", **open_args) -> Iterator[IO]:
+    try:
+        with open(temp_path, mode, **open_args) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp_path, final_path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(temp_path)
+        raise

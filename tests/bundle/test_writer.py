@@ -1,0 +1,85 @@
+"""The writer's contract: key rules, atomic files, sharded saves."""
+
+import os
+
+import numpy as np
+import pytest
+
+import tfckpt
+from tfckpt import errors
+
+
+def test_duplicate_and_empty_keys_are_rejected(tmp_path):
+    with pytest.raises(errors.InvalidArgumentError, match="duplicate"):
+        with tfckpt.BundleWriter(tmp_path / "c") as writer:
+            writer.add("a", np.zeros(1))
+            writer.add("a", np.zeros(1))
+    with pytest.raises(errors.InvalidArgumentError, match="empty"):
+        tfckpt.save(tmp_path / "d", {"": np.zeros(1)})
+    assert os.listdir(tmp_path) == []  # nothing half-written survives an error
+
+
+def test_files_appear_only_when_complete(tmp_path):
+    writer = tfckpt.BundleWriter(tmp_path / "c")
+    writer.add("a", np.arange(3))
+    names = os.listdir(tmp_path)
+    assert len(names) == 1 and ".tempstate" in names[0]
+    assert not tfckpt.checkpoint_exists(tmp_path / "c")
+    writer.finish()
+    assert sorted(os.listdir(tmp_path)) == ["c.data-00000-of-00001", "c.index"]
+    with pytest.raises(errors.FailedPreconditionError):
+        writer.add("b", np.arange(3))
+
+
+def test_abort_removes_everything(tmp_path):
+    writer = tfckpt.BundleWriter(tmp_path / "c")
+    writer.add("a", np.arange(3))
+    writer.abort()
+    assert os.listdir(tmp_path) == []
+
+
+def test_sharded_save_merges_into_numbered_data_files(tmp_path):
+    prefix = str(tmp_path / "ckpt-1")
+    tfckpt.save_sharded(prefix, [{"a": np.arange(3)}, {"b": np.ones(2, np.float32)}, {"c": np.array(b"s", dtype=object)}])
+    names = sorted(os.listdir(tmp_path))
+    assert names == ["ckpt-1.data-00000-of-00003", "ckpt-1.data-00001-of-00003",
+                     "ckpt-1.data-00002-of-00003", "ckpt-1.index"]
+    with tfckpt.load_checkpoint(prefix) as reader:
+        assert reader.get_tensor("a").tolist() == [0, 1, 2]
+        assert reader.get_tensor("c").item() == b"s"
+        assert [reader.entry(k).shard_id for k in "abc"] == [0, 1, 2]
+
+
+def test_merging_partitioned_tensor_slices_across_bundles(tmp_path):
+    a, b = str(tmp_path / "p0"), str(tmp_path / "p1")
+    with tfckpt.BundleWriter(a) as writer:
+        writer.add_slice("emb", [4, 2], "0,2:-", np.zeros((2, 2), np.float32))
+    with tfckpt.BundleWriter(b) as writer:
+        writer.add_slice("emb", [4, 2], "2,2:-", np.ones((2, 2), np.float32))
+    tfckpt.merge_bundles([a, b], str(tmp_path / "m"))
+    with tfckpt.load_checkpoint(str(tmp_path / "m")) as reader:
+        assert reader.get_tensor("emb").tolist() == [[0, 0], [0, 0], [1, 1], [1, 1]]
+    assert not os.path.exists(a + ".index") and not os.path.exists(b + ".index")
+
+
+def test_merging_duplicate_tensors_fails(tmp_path):
+    a, b = str(tmp_path / "p0"), str(tmp_path / "p1")
+    tfckpt.save(a, {"x": np.zeros(1)})
+    tfckpt.save(b, {"x": np.zeros(1)})
+    with pytest.raises(errors.InvalidArgumentError, match="duplicate"):
+        tfckpt.merge_bundles([a, b], str(tmp_path / "m"))
+
+
+def test_value_types(tmp_path):
+    prefix = str(tmp_path / "c")
+    tfckpt.save(prefix, {"text": "héllo", "raw": b"\x00\xff", "bits": np.array([0x3F80], np.uint16)})
+    with tfckpt.BundleWriter(prefix + "2") as writer:
+        writer.add("bf", np.array([0x3F80], np.uint16), dtype="bfloat16")
+        writer.add("q", np.array([-1, 2], np.int8), dtype="qint8")
+    with tfckpt.load_checkpoint(prefix) as reader:
+        assert reader.get_tensor("text").item() == "héllo".encode()
+        assert reader.get_tensor("raw").item() == b"\x00\xff"
+    with tfckpt.load_checkpoint(prefix + "2") as reader:
+        assert float(reader.get_tensor("bf")[0]) == 1.0
+        assert reader.get_variable_to_dtype_map()["q"].name == "qint8"
+        assert reader.get_tensor("q")["qint8"].tolist() == [-1, 2]
