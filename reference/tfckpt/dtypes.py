@@ -10,9 +10,11 @@ the width byte-swapping uses for big-endian bundles
 (``tensorflow/core/util/tensor_bundle/byte_swap_tensor.cc``).
 
 The numpy dtypes are TensorFlow's own choices: ml_dtypes scalars for bfloat16,
-the float8 family, int4/uint4/int2/uint2 and float4; one-field structured
-dtypes for the quantized types (``qint8`` is ``dtype([('qint8', 'i1')])``);
-``object`` arrays of ``bytes`` for strings.
+the float8 family, int4/uint4/int2/uint2 and float4; plain integers for the
+quantized types (what ``get_tensor`` returns -- though TensorFlow's
+``DType.as_numpy_dtype`` is a one-field structured dtype such as
+``dtype([('qint8', 'i1')])``, also accepted on input); ``object`` arrays of
+``bytes`` for strings.
 
 Every "memcpy" type is stored as its elements' raw bytes in C order, in the
 byte order the header declares; sub-byte types (int4, uint4, int2, uint2,
@@ -46,7 +48,8 @@ class DType:
 
     as_datatype_enum: int
     name: str
-    #: numpy dtype of arrays returned for this type; None where TensorFlow has none.
+    #: numpy dtype of the arrays ``get_tensor`` returns (TensorFlow returns plain
+    #: integers for the quantized types); None where TensorFlow has none.
     numpy_dtype: Optional[np.dtype] = field(repr=False, compare=False, default=None)
     #: bytes per element in a ``.data`` file for fixed-width types, 0 otherwise.
     itemsize: int = field(repr=False, compare=False, default=0)
@@ -59,8 +62,8 @@ class DType:
 
     @property
     def as_numpy_dtype(self):
-        """The numpy dtype (TensorFlow's ``DType.as_numpy_dtype``)."""
-        return self.numpy_dtype
+        """TensorFlow's ``DType.as_numpy_dtype``: a one-field structured dtype for quantized types."""
+        return _QUANTIZED.get(self.as_datatype_enum, self.numpy_dtype)
 
     @property
     def enum_name(self) -> str:
@@ -91,6 +94,15 @@ def _q(name: str, base: str) -> np.dtype:
     return np.dtype([(name, base)])
 
 
+_QUANTIZED = {
+    11: _q("qint8", "i1"),
+    12: _q("quint8", "u1"),
+    13: _q("qint32", "<i4"),
+    15: _q("qint16", "<i2"),
+    16: _q("quint16", "<u2"),
+}
+
+
 _B = np.dtype
 # (enum, name, enum name, numpy dtype, itemsize, swap unit, memcpy, bits view)
 _TABLE = [
@@ -104,12 +116,12 @@ _TABLE = [
     (8, "complex64", "DT_COMPLEX64", _B("<c8"), 8, 4, True, _B("<c8")),
     (9, "int64", "DT_INT64", _B("<i8"), 8, 8, True, _B("<i8")),
     (10, "bool", "DT_BOOL", _B("?"), 1, 1, True, _B("u1")),
-    (11, "qint8", "DT_QINT8", _q("qint8", "i1"), 1, 1, True, _B("i1")),
-    (12, "quint8", "DT_QUINT8", _q("quint8", "u1"), 1, 1, True, _B("u1")),
-    (13, "qint32", "DT_QINT32", _q("qint32", "<i4"), 4, 4, True, _B("<i4")),
+    (11, "qint8", "DT_QINT8", _B("i1"), 1, 1, True, _B("i1")),
+    (12, "quint8", "DT_QUINT8", _B("u1"), 1, 1, True, _B("u1")),
+    (13, "qint32", "DT_QINT32", _B("<i4"), 4, 4, True, _B("<i4")),
     (14, "bfloat16", "DT_BFLOAT16", _B(ml_dtypes.bfloat16), 2, 2, True, _B("<u2")),
-    (15, "qint16", "DT_QINT16", _q("qint16", "<i2"), 2, 2, True, _B("<i2")),
-    (16, "quint16", "DT_QUINT16", _q("quint16", "<u2"), 2, 2, True, _B("<u2")),
+    (15, "qint16", "DT_QINT16", _B("<i2"), 2, 2, True, _B("<i2")),
+    (16, "quint16", "DT_QUINT16", _B("<u2"), 2, 2, True, _B("<u2")),
     (17, "uint16", "DT_UINT16", _B("<u2"), 2, 2, True, _B("<u2")),
     (18, "complex128", "DT_COMPLEX128", _B("<c16"), 16, 8, True, _B("<c16")),
     (19, "float16", "DT_HALF", _B("<f2"), 2, 2, True, _B("<u2")),
@@ -145,7 +157,7 @@ for _alias, _target in (("half", "float16"), ("float", "float32"), ("double", "f
 #: Every known dtype, by enum number.
 ALL_DTYPES: tuple[DType, ...] = tuple(_BY_ENUM[k] for k in sorted(_BY_ENUM))
 
-_NUMPY_TO_DTYPE: dict[np.dtype, DType] = {}
+_NUMPY_TO_DTYPE: dict[np.dtype, DType] = {_QUANTIZED[k]: _BY_ENUM[k] for k in _QUANTIZED}
 for _dt in ALL_DTYPES:
     if _dt.numpy_dtype is not None and _dt.numpy_dtype not in _NUMPY_TO_DTYPE and _dt.name != "string":
         _NUMPY_TO_DTYPE[_dt.numpy_dtype.newbyteorder("=") if _dt.numpy_dtype.names is None else _dt.numpy_dtype] = _dt

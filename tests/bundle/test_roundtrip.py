@@ -44,7 +44,9 @@ def string_tensors(draw):
 def test_every_dtype_round_trips(tensors):
     with tempfile.TemporaryDirectory() as tmp:
         prefix = os.path.join(tmp, "ckpt")
-        tfckpt.save(prefix, {k: v for k, (_, v) in tensors.items()})
+        with tfckpt.BundleWriter(prefix) as writer:
+            for key, (dtype, value) in tensors.items():
+                writer.add(key, value, dtype=dtype.name)
         with tfckpt.load_checkpoint(prefix) as reader:
             dtypes = reader.get_variable_to_dtype_map()
             shapes = reader.get_variable_to_shape_map()

@@ -74,6 +74,7 @@ _LFS_SIGNATURE = b"version https://git-lfs"
 #: Parsed data blocks kept in memory (each at most a few hundred KiB in TensorFlow's tables).
 _CACHED_BLOCKS = 8
 
+#: A path (opened read-only) or an object with the buffer protocol (read in place).
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
 
 
@@ -149,13 +150,13 @@ class TableReader:
     """
 
     def __init__(self, source: Source, *, name: Optional[Union[str, "os.PathLike[str]"]] = None) -> None:
-        if isinstance(source, (bytes, bytearray, memoryview)):
-            self.name = os.fspath(name) if name is not None else None
-            self._source = _BufferSource(source)
-        else:
+        if isinstance(source, (str, os.PathLike)):
             path = os.fspath(source)
             self.name = os.fspath(name) if name is not None else path
             self._source = _FileSource(path)
+        else:  # bytes, bytearray, memoryview, mmap, ...: anything with the buffer protocol
+            self.name = os.fspath(name) if name is not None else None
+            self._source = _BufferSource(source)
         self._cache: "OrderedDict[int, Block]" = OrderedDict()
         try:
             self._open()

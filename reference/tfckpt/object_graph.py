@@ -1,0 +1,137 @@
+"""TF2 object-based checkpoints: the object graph and its keys (spec: ``spec/object-graph.md``).
+
+TensorFlow's counterparts: ``tensorflow/python/checkpoint/checkpoint.py``,
+``tensorflow/python/trackable/trackable_utils.py``,
+``tensorflow/core/protobuf/trackable_object_graph.proto``.
+
+Strategy
+--------
+A checkpoint written by ``tf.train.Checkpoint`` is an ordinary bundle with one
+extra tensor: the scalar string ``_CHECKPOINTABLE_OBJECT_GRAPH``, a serialized
+``TrackableObjectGraph``.  Its nodes are the saved Python objects (node 0 is
+the root), its ``children`` edges carry attribute names, and each node's
+``attributes`` list the tensors it saved with their ``checkpoint_key`` (the
+bundle key) and ``full_name`` (the variable's graph name, which TF1-style
+code and converters want).
+
+Keys are built from the path of edge names from the root, each name escaped
+(``.`` -> ``..`` then ``/`` -> ``.S``) and joined by ``/``::
+
+    <escaped path>/.ATTRIBUTES/<escaped attribute name>
+    model/layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE
+    <variable path>/.OPTIMIZER_SLOT/<optimizer path>/<slot name>/.ATTRIBUTES/VARIABLE_VALUE
+
+This module sits above the bundle layer: it reads through a
+:class:`tfckpt.CheckpointReader` and never touches files itself.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Iterable, Optional
+
+from google.protobuf.message import DecodeError
+
+from . import errors
+from .proto import trackable_object_graph_pb2
+
+__all__ = [
+    "OBJECT_GRAPH_KEY",
+    "escape_local_name",
+    "object_path_to_string",
+    "checkpoint_key",
+    "read_object_graph",
+    "parse_object_graph",
+    "node_paths",
+    "full_name_to_key",
+]
+
+#: The bundle key of the serialized object graph (``OBJECT_GRAPH_PROTO_KEY``).
+OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
+OBJECT_ATTRIBUTES_NAME = ".ATTRIBUTES"
+OPTIMIZER_SLOTS_NAME = ".OPTIMIZER_SLOT"
+
+TrackableObjectGraph = trackable_object_graph_pb2.TrackableObjectGraph
+
+
+def escape_local_name(name: str) -> str:
+    """Escape one edge or attribute name: ``.`` becomes ``..``, then ``/`` becomes ``.S``."""
+    return name.replace(".", "..").replace("/", ".S")
+
+
+def object_path_to_string(names: Iterable[str]) -> str:
+    return "/".join(escape_local_name(name) for name in names)
+
+
+def checkpoint_key(object_path: str, local_name: str) -> str:
+    """``<object_path>/.ATTRIBUTES/<escaped local_name>``."""
+    return f"{object_path}/{OBJECT_ATTRIBUTES_NAME}/{escape_local_name(local_name)}"
+
+
+def parse_object_graph(serialized: bytes) -> TrackableObjectGraph:
+    graph = TrackableObjectGraph()
+    try:
+        graph.ParseFromString(serialized)
+    except DecodeError as exc:
+        raise errors.DataLossError(f"object graph is not a TrackableObjectGraph: {exc}", key=OBJECT_GRAPH_KEY) from None
+    count = len(graph.nodes)
+    for node_id, node in enumerate(graph.nodes):
+        for child in node.children:
+            if not 0 <= child.node_id < count:
+                raise errors.DataLossError(
+                    f"node {node_id} has child {child.node_id}, outside the {count} nodes", key=OBJECT_GRAPH_KEY
+                )
+        for slot in node.slot_variables:
+            for ref in (slot.original_variable_node_id, slot.slot_variable_node_id):
+                if not 0 <= ref < count:
+                    raise errors.DataLossError(
+                        f"node {node_id} has a slot reference to node {ref}, outside the graph", key=OBJECT_GRAPH_KEY
+                    )
+    return graph
+
+
+def read_object_graph(reader) -> Optional[TrackableObjectGraph]:
+    """The object graph of a checkpoint read by ``reader``, or None for a name-based checkpoint."""
+    if not reader.has_tensor(OBJECT_GRAPH_KEY):
+        return None
+    value = reader.get_tensor(OBJECT_GRAPH_KEY)
+    if value.shape != () or not isinstance(value.item(), bytes):
+        raise errors.DataLossError("object graph entry is not a scalar string", key=OBJECT_GRAPH_KEY)
+    return parse_object_graph(value.item())
+
+
+def node_paths(graph: TrackableObjectGraph) -> dict[int, str]:
+    """Each reachable node's escaped object path, by breadth-first search from the root (node 0).
+
+    This is the order TensorFlow uses to name objects; the first path found to
+    a node wins.
+    """
+    paths: dict[int, str] = {}
+    if not graph.nodes:
+        return paths
+    paths[0] = ""
+    queue = deque([0])
+    while queue:
+        node_id = queue.popleft()
+        for child in graph.nodes[node_id].children:
+            if child.node_id in paths:
+                continue
+            prefix = paths[node_id]
+            name = escape_local_name(child.local_name)
+            paths[child.node_id] = f"{prefix}/{name}" if prefix else name
+            queue.append(child.node_id)
+    return paths
+
+
+def full_name_to_key(graph: TrackableObjectGraph) -> dict[str, str]:
+    """``{variable full_name: checkpoint key}`` for every attribute that has a full name.
+
+    This is how a TF2 checkpoint is mapped back to TF1 variable names (e.g. for
+    converting weights): ``dense/kernel`` -> ``model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE``.
+    """
+    mapping = {}
+    for node in graph.nodes:
+        for attribute in node.attributes:
+            if attribute.full_name:
+                mapping[attribute.full_name] = attribute.checkpoint_key
+    return mapping
