@@ -13,8 +13,10 @@ and values -- on top of the format layers below it:
 * a path is resolved the way TensorFlow resolves it: a directory goes through
   its ``checkpoint`` state file (see :func:`tfckpt.latest_checkpoint`), a prefix
   with a ``.index`` is a V2 bundle, anything else is tried as a legacy V1
-  file (or file pattern).  As a kindness TensorFlow does not offer, a path to
-  the ``.index`` or a ``.data-*`` file itself is taken as its prefix;
+  file (or file pattern).  As kindnesses TensorFlow does not offer, a path to
+  the ``.index`` or a ``.data-*`` file itself is taken as its prefix, and a
+  SavedModel directory (no state file, but ``variables/variables.index``)
+  means its variables;
 * the variable maps list every key except the header and the slice-data keys
   of partitioned tensors, as ``BuildV2VarMaps`` does;
 * ``get_tensor`` returns numpy arrays as TensorFlow's Python wrapper does:
@@ -24,6 +26,7 @@ and values -- on top of the format layers below it:
 
 from __future__ import annotations
 
+import glob
 import os
 from typing import Iterator, Union
 
@@ -48,6 +51,9 @@ def resolve_checkpoint_path(path: PathLike) -> str:
     path = os.fspath(path)
     if os.path.isdir(path):
         latest = latest_checkpoint(path)
+        saved_model_variables = os.path.join(path, "variables", "variables")
+        if latest is None and os.path.isfile(saved_model_variables + ".index"):
+            return saved_model_variables  # a SavedModel directory
         if latest is None:
             raise errors.NotFoundError(
                 "directory holds no checkpoint state file naming an existing checkpoint "
@@ -58,8 +64,8 @@ def resolve_checkpoint_path(path: PathLike) -> str:
     prefix = prefix_of(path)
     if os.path.isfile(prefix + ".index"):
         return prefix
-    if os.path.isfile(path):
-        return path  # a legacy V1 checkpoint is a single file
+    if os.path.isfile(path) or (any(c in path for c in "*?[") and glob.glob(path)):
+        return path  # a legacy V1 checkpoint: a single file, or a pattern matching its shards
     raise errors.NotFoundError(
         "no checkpoint found: expected a prefix P with a file P.index (V2), a V1 checkpoint file, "
         "or a directory with a 'checkpoint' state file",

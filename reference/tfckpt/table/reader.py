@@ -32,8 +32,11 @@ compressed bytes could expand to.  Every failure is a
 and, when there is one, the key being looked up.
 
 Sources.  A path is opened read-only and read with positioned reads
-(``os.pread``); the file is never loaded whole, mapped, or modified.  A
-bytes-like object is read in place through a ``memoryview``.
+(``os.pread``); the file is never loaded whole, mapped, or modified.  Any
+object with the buffer protocol (``bytes``, ``bytearray``, ``memoryview``,
+``mmap``) is read in place through a ``memoryview``.  Parsed data blocks are
+kept in a small LRU cache (8 blocks, 4 MiB); the parsed index is kept for the
+reader's lifetime.
 
 Stricter than TensorFlow (which would instead misread or skip): handles that
 overlap the footer, restart arrays that are not strictly increasing from 0,
@@ -71,8 +74,11 @@ from .format import (
 __all__ = ["TableReader"]
 
 _LFS_SIGNATURE = b"version https://git-lfs"
-#: Parsed data blocks kept in memory (each at most a few hundred KiB in TensorFlow's tables).
+#: The block cache keeps at most this many parsed data blocks ...
 _CACHED_BLOCKS = 8
+#: ... holding at most this many bytes in all; a larger block (a V1 table stores a big
+#: tensor in a block of its own) is used once and not kept.
+_CACHED_BYTES = 4 << 20
 
 #: A path (opened read-only) or an object with the buffer protocol (read in place).
 Source = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview]
@@ -157,7 +163,8 @@ class TableReader:
         else:  # bytes, bytearray, memoryview, mmap, ...: anything with the buffer protocol
             self.name = os.fspath(name) if name is not None else None
             self._source = _BufferSource(source)
-        self._cache: "OrderedDict[int, Block]" = OrderedDict()
+        self._cache: "OrderedDict[int, Block]" = OrderedDict()  # data block offset -> parsed block
+        self._cached_bytes = 0
         try:
             self._open()
         except CheckpointError as err:
@@ -262,9 +269,12 @@ class TableReader:
                 offset=handle.offset,
                 key=key,
             )
-        self._cache[handle.offset] = block
-        if len(self._cache) > _CACHED_BLOCKS:
-            self._cache.popitem(last=False)
+        if block.size <= _CACHED_BYTES:
+            self._cache[handle.offset] = block
+            self._cached_bytes += block.size
+            while len(self._cache) > _CACHED_BLOCKS or self._cached_bytes > _CACHED_BYTES:
+                _, evicted = self._cache.popitem(last=False)
+                self._cached_bytes -= evicted.size
         return block
 
     # -- public API ------------------------------------------------------
@@ -338,6 +348,7 @@ class TableReader:
     def close(self) -> None:
         self._source.close()
         self._cache.clear()
+        self._cached_bytes = 0
 
     def __enter__(self) -> "TableReader":
         return self
