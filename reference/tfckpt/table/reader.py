@@ -64,11 +64,11 @@ from .block import Block
 from .format import (
     BLOCK_TRAILER_SIZE,
     FOOTER_SIZE,
+    NO_COMPRESSION,
     BlockHandle,
     Footer,
     split_stored_block,
     uncompress_block,
-    NO_COMPRESSION,
 )
 
 __all__ = ["TableReader"]
