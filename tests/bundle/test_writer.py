@@ -76,10 +76,12 @@ def test_value_types(tmp_path):
     with tfckpt.BundleWriter(prefix + "2") as writer:
         writer.add("bf", np.array([0x3F80], np.uint16), dtype="bfloat16")
         writer.add("q", np.array([-1, 2], np.int8), dtype="qint8")
+        writer.add("flag", np.array(1, np.uint8), dtype="bool")  # a 0-d bit pattern stays a scalar
     with tfckpt.load_checkpoint(prefix) as reader:
         assert reader.get_tensor("text").item() == "héllo".encode()
         assert reader.get_tensor("raw").item() == b"\x00\xff"
     with tfckpt.load_checkpoint(prefix + "2") as reader:
         assert float(reader.get_tensor("bf")[0]) == 1.0
         assert reader.get_variable_to_dtype_map()["q"].name == "qint8"
+        assert reader.get_variable_to_shape_map()["flag"] == []
         assert reader.get_tensor("q").tolist() == [-1, 2]

@@ -80,7 +80,8 @@ def to_array(value: ArrayLike, dtype: Optional[Union[str, DType]] = None) -> tup
         raise errors.InvalidArgumentError(
             f"cannot store a {array.dtype} array as {target.name}: element sizes differ"
         )
-    return np.ascontiguousarray(array).view(target.numpy_dtype), target
+    # ascontiguousarray would turn a 0-d array into a 1-d one; keep the shape.
+    return np.require(array, requirements="C").view(target.numpy_dtype).reshape(array.shape), target
 
 
 def _string_array(array: np.ndarray) -> np.ndarray:
