@@ -23,12 +23,13 @@ def tempstate_name(final_path: str) -> str:
 
 
 @contextlib.contextmanager
-def atomic_output(final_path: str, temp_path: str, mode: str = "xb", **open_args) -> Iterator[IO]:
+def atomic_output(final_path: str, temp_path: str, mode: str = "xb", *, sync: bool = True, **open_args) -> Iterator[IO]:
     try:
         with open(temp_path, mode, **open_args) as handle:
             yield handle
             handle.flush()
-            os.fsync(handle.fileno())
+            if sync:
+                os.fsync(handle.fileno())
         os.replace(temp_path, final_path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -43,6 +43,7 @@ __all__ = [
     "read_object_graph",
     "parse_object_graph",
     "node_paths",
+    "slot_variable_paths",
     "full_name_to_key",
 ]
 
@@ -121,6 +122,26 @@ def node_paths(graph: TrackableObjectGraph) -> dict[int, str]:
             paths[child.node_id] = f"{prefix}/{name}" if prefix else name
             queue.append(child.node_id)
     return paths
+
+
+def slot_variable_paths(graph: TrackableObjectGraph, paths: Optional[dict[int, str]] = None) -> dict[int, str]:
+    """Object paths of slot variables, which hang off their optimizer, not off ``children``::
+
+        <variable path>/.OPTIMIZER_SLOT/<optimizer path>/<escaped slot name>
+    """
+    paths = node_paths(graph) if paths is None else paths
+    out = {}
+    for optimizer_id, node in enumerate(graph.nodes):
+        if optimizer_id not in paths:
+            continue
+        for slot in node.slot_variables:
+            variable_path = paths.get(slot.original_variable_node_id)
+            if variable_path is None:
+                continue
+            out[slot.slot_variable_node_id] = (
+                f"{variable_path}/{OPTIMIZER_SLOTS_NAME}/{paths[optimizer_id]}/{escape_local_name(slot.slot_name)}"
+            )
+    return out
 
 
 def full_name_to_key(graph: TrackableObjectGraph) -> dict[str, str]:

@@ -60,16 +60,20 @@ class StringLayoutError(ValueError):
 # ---------------------------------------------------------------- fixed width
 
 
-def encode_fixed_width(array: np.ndarray, dtype: DType) -> bytes:
-    """The data-file bytes of a fixed-width tensor: little-endian, C order."""
-    contiguous = np.ascontiguousarray(array)
-    element = contiguous.dtype
-    if element.names:  # quantized types are one-field structured dtypes
+def encode_fixed_width(array: np.ndarray, dtype: DType) -> memoryview:
+    """The data-file bytes of a fixed-width tensor -- little-endian, C order -- without copying when possible.
+
+    A C-contiguous little-endian array is returned as a view of its own
+    memory; anything else is converted once.
+    """
+    element = array.dtype
+    if element.names:  # quantized types may arrive as one-field structured dtypes
         element = element.fields[element.names[0]][0]
-    raw = contiguous.view(np.uint8)
+    contiguous = np.require(array, requirements="C")
+    raw = contiguous.reshape(-1).view(np.uint8)
     if dtype.swap_unit > 1 and _is_big_endian(element):
         raw = raw.view(f"u{dtype.swap_unit}").byteswap().view(np.uint8)
-    return raw.tobytes()
+    return memoryview(raw)
 
 
 def _is_big_endian(element: np.dtype) -> bool:
@@ -95,16 +99,72 @@ def _length_bytes(length: int, big_endian: bool) -> bytes:
 
 def encode_strings(elements: Sequence[bytes]) -> tuple[bytes, int]:
     """The data-file bytes of a string tensor and the masked CRC32C its entry stores."""
-    crc = 0
-    lengths = bytearray()
-    for element in elements:
-        lengths += encode_varint(len(element))
-        crc = checksums.extend(crc, _length_bytes(len(element), False))
+    sizes = np.fromiter(map(len, elements), dtype=np.uint64, count=len(elements))
+    if sizes.size and int(sizes.max()) > _U32_MAX:
+        crc = 0
+        for size in sizes.tolist():
+            crc = checksums.extend(crc, _length_bytes(size, False))
+    else:
+        crc = checksums.crc32c(sizes.astype("<u4").tobytes())
+    if not sizes.size or int(sizes.max()) < 0x80:
+        lengths = sizes.astype(np.uint8).tobytes()  # every varint is one byte
+    else:
+        lengths = b"".join(encode_varint(size) for size in sizes.tolist())
     length_checksum = FIXED32.pack(checksums.mask(crc))
     crc = checksums.extend(crc, length_checksum)
     body = b"".join(elements)
     crc = checksums.extend(crc, body)
-    return bytes(lengths) + length_checksum + body, checksums.mask(crc)
+    return lengths + length_checksum + body, checksums.mask(crc)
+
+
+def _decode_lengths(buffer: bytes, count: int) -> tuple[np.ndarray, int]:
+    """The ``count`` varint64 lengths at the start of ``buffer``, and where they end.
+
+    Vectorised: a varint ends at each byte below 0x80.  Anything unusual (a
+    truncated or over-long varint) is handed to :func:`_decode_lengths_slowly`,
+    which says precisely what is wrong.
+    """
+    head = np.frombuffer(buffer, dtype=np.uint8, count=min(len(buffer), 10 * count))
+    ends = np.flatnonzero(head < 0x80)[:count]
+    if len(ends) < count:
+        return _decode_lengths_slowly(buffer, count)
+    if count == 0:
+        return np.zeros(0, np.uint64), 0
+    if int(ends[-1]) == count - 1:  # every length is a single byte
+        return head[:count].astype(np.uint64), count
+    starts = np.empty_like(ends)
+    starts[0] = 0
+    starts[1:] = ends[:-1] + 1
+    widths = ends - starts + 1
+    if int(widths.max()) > 9:  # 10-byte varints may overflow 64 bits: check them one by one
+        return _decode_lengths_slowly(buffer, count)
+    values = np.zeros(count, np.uint64)
+    for k in range(int(widths.max())):
+        has = widths > k
+        values[has] |= (head[starts[has] + k] & 0x7F).astype(np.uint64) << np.uint64(7 * k)
+    return values, int(ends[-1]) + 1
+
+
+def _decode_lengths_slowly(buffer: bytes, count: int) -> tuple[np.ndarray, int]:
+    lengths = []
+    pos = 0
+    for _ in range(count):
+        try:
+            length, pos = decode_varint64(buffer, pos, len(buffer))
+        except ValueError as exc:
+            raise StringLayoutError(f"string length {len(lengths)}: {exc}", position=pos) from None
+        lengths.append(length)
+    return np.array(lengths, dtype=np.uint64), pos
+
+
+def _lengths_crc(lengths: np.ndarray, big_endian: bool) -> int:
+    """CRC32C over the lengths as fixed-width integers (4 bytes; 8 above 2**32-1)."""
+    if not lengths.size or int(lengths.max()) <= _U32_MAX:
+        return checksums.crc32c(lengths.astype(">u4" if big_endian else "<u4").tobytes())
+    crc = 0
+    for length in lengths.tolist():
+        crc = checksums.extend(crc, _length_bytes(length, big_endian))
+    return crc
 
 
 def decode_strings(
@@ -127,18 +187,9 @@ def decode_strings(
         raise StringLayoutError(
             f"{num_elements} string lengths cannot fit in an entry of {size} bytes", position=0
         )
-    lengths = []
-    crc = 0
-    pos = 0
-    total = 0
-    for _ in range(num_elements):
-        try:
-            length, pos = decode_varint64(buffer, pos, size)
-        except ValueError as exc:
-            raise StringLayoutError(f"string length {len(lengths)}: {exc}", position=pos) from None
-        lengths.append(length)
-        total += length
-        crc = checksums.extend(crc, _length_bytes(length, big_endian))
+    lengths, pos = _decode_lengths(buffer, num_elements)
+    total = sum(lengths.tolist())
+    crc = _lengths_crc(lengths, big_endian)
     if pos + 4 > size:
         raise StringLayoutError("string lengths run past the end of the entry", position=pos)
     stored = FIXED32.unpack_from(buffer, pos)[0]
@@ -153,14 +204,13 @@ def decode_strings(
             f"string lengths add up to {total} bytes but the entry holds {size - pos} after them",
             position=pos,
         )
-    out = []
-    view = memoryview(buffer)
-    for length in lengths:
-        out.append(bytes(view[pos : pos + length]))
-        pos += length
     if verify:
-        crc = checksums.extend(crc, view[size - total : size])
+        crc = checksums.extend(crc, memoryview(buffer)[pos:])
         if checksums.mask(crc) != expected_masked_crc:
             raise StringLayoutError("tensor checksum does not match", checksum=True, position=0)
-    return out
-
+    bounds = np.empty(num_elements + 1, dtype=np.int64)
+    bounds[0] = pos
+    np.cumsum(lengths, out=bounds[1:], dtype=np.int64)
+    bounds[1:] += pos
+    edges = bounds.tolist()
+    return [buffer[a:b] for a, b in zip(edges[:-1], edges[1:])]

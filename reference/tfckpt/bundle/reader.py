@@ -240,30 +240,34 @@ class BundleReader:
                     )
                 stored.append(tensor_slice)
             slices = tuple(stored)
-        else:
-            if not 0 <= proto.shard_id < self.num_shards:
+        return TensorEntry(key, dtype, shape, num_elements, proto, slices)
+
+    def _check_location(self, entry: TensorEntry) -> None:
+        """Where a tensor's bytes are, checked when it is read (listing needs only dtype and shape)."""
+        proto, dtype, num_elements, shape = entry.proto, entry.dtype, entry.num_elements, entry.shape
+        where = dict(file=self.index_path, key=_shown(entry.key))
+        if not 0 <= proto.shard_id < self.num_shards:
+            raise errors.DataLossError(
+                f"shard_id {proto.shard_id} is outside the {self.num_shards} shard(s) the header declares",
+                **where,
+            )
+        if proto.offset < 0 or proto.size < 0:
+            raise errors.DataLossError(f"negative offset {proto.offset} or size {proto.size}", **where)
+        if proto.offset > _INT64_MAX - proto.size:
+            raise errors.DataLossError("offset + size overflows int64", **where)
+        if dtype.is_memcpy:
+            expected = num_elements * dtype.itemsize
+            if proto.size != expected:
                 raise errors.DataLossError(
-                    f"shard_id {proto.shard_id} is outside the {self.num_shards} shard(s) the header declares",
+                    f"entry size {proto.size} disagrees with shape {list(shape)} and dtype "
+                    f"{dtype.name} ({expected} bytes)",
                     **where,
                 )
-            if proto.offset < 0 or proto.size < 0:
-                raise errors.DataLossError(f"negative offset {proto.offset} or size {proto.size}", **where)
-            if proto.offset > _INT64_MAX - proto.size:
-                raise errors.DataLossError("offset + size overflows int64", **where)
-            if dtype.is_memcpy:
-                expected = num_elements * dtype.itemsize
-                if proto.size != expected:
-                    raise errors.DataLossError(
-                        f"entry size {proto.size} disagrees with shape {list(shape)} and dtype "
-                        f"{dtype.name} ({expected} bytes)",
-                        **where,
-                    )
-            elif dtype.as_datatype_enum == DT_STRING:
-                if proto.size < num_elements:
-                    raise errors.DataLossError(
-                        f"entry size {proto.size} is too small for {num_elements} strings", **where
-                    )
-        return TensorEntry(key, dtype, shape, num_elements, proto, slices)
+        elif dtype.as_datatype_enum == DT_STRING:
+            if proto.size < num_elements:
+                raise errors.DataLossError(
+                    f"entry size {proto.size} is too small for {num_elements} strings", **where
+                )
 
     def iter_entries(self) -> Iterator[TensorEntry]:
         """Every entry but the header, in key order (this decodes the whole index)."""
@@ -317,6 +321,7 @@ class BundleReader:
             raise errors.UnimplementedError(
                 f"reading values of dtype {dtype.name} is not supported", file=self.index_path, key=_shown(entry.key)
             )
+        self._check_location(entry)
         path, handle = self._data_file(entry)
         where = dict(file=path, key=_shown(entry.key), offset=entry.offset)
         file_size = handle[1]
@@ -406,6 +411,7 @@ class BundleReader:
                     f"expected {list(tensor_slice.shape_in(shape))}",
                     **where,
                 )
+            self._check_location(slice_entry)
             path, handle = self._data_file(slice_entry)
             if slice_entry.offset + slice_entry.size > handle[1]:
                 raise errors.DataLossError(

@@ -131,7 +131,7 @@ class Block:
     positions too (False for a decompressed block).
     """
 
-    __slots__ = ("_data", "_entries_end", "_restarts", "label", "file_offset", "stored_raw")
+    __slots__ = ("_data", "_entries_end", "_restarts", "label", "file_offset", "stored_raw", "_gets", "_lookup")
 
     def __init__(
         self,
@@ -159,6 +159,8 @@ class Block:
         restarts = struct.unpack_from(f"<{count}I", contents, entries_end)
         self._entries_end = entries_end
         self._restarts = restarts
+        self._gets = 0
+        self._lookup: Optional[dict] = None
         if count == 0:
             if entries_end != 0:
                 raise self._error(f"block has {entries_end} bytes of entries but no restart points", size - 4)
@@ -307,7 +309,19 @@ class Block:
                 return
 
     def get(self, target: bytes) -> Optional[bytes]:
-        """The value stored under exactly ``target`` in this block, or None."""
+        """The value stored under exactly ``target`` in this block, or None.
+
+        The first lookup binary-searches the restart points; from the second
+        on, the block is walked once (validating every entry, as a scan does)
+        into a dictionary, so reading every tensor of a checkpoint costs one
+        walk per block instead of one search per key.
+        """
+        if self._lookup is not None:
+            return self._lookup.get(target)
+        self._gets += 1
+        if self._gets > 1:
+            self._lookup = dict(self.iter_from_restart(0))
+            return self._lookup.get(target)
         for key, value in self.seek(target):
             return value if key == target else None
         return None
