@@ -49,7 +49,7 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from .. import checksums, errors
-from ..dtypes import DT_STRING, DType, as_dtype
+from ..dtypes import ALL_DTYPES, DT_STRING, DType
 from ..proto import tensor_bundle_pb2
 from ..table import TableReader
 from . import assembly, data_layout
@@ -65,6 +65,7 @@ MIN_PRODUCER = 0
 #: TensorFlow's ``TensorShape::MaxDimensions()``.
 MAX_RANK = 254
 _INT64_MAX = (1 << 63) - 1
+_DTYPES_BY_ENUM = {dtype.as_datatype_enum: dtype for dtype in ALL_DTYPES}
 
 KeyLike = Union[str, bytes]
 
@@ -209,25 +210,32 @@ class BundleReader:
         return raw_key != b"" and (raw_key in self._entries or self._table.get(raw_key) is not None)
 
     def _decode_entry(self, key: bytes, value: bytes) -> TensorEntry:
-        where = dict(file=self.index_path, key=_shown(key))
         proto = tensor_bundle_pb2.BundleEntryProto()
         try:
             proto.ParseFromString(value)
         except DecodeError as exc:
-            raise errors.DataLossError(f"entry is not a valid BundleEntryProto: {exc}", **where) from None
-        if proto.dtype == 0:
-            raise errors.DataLossError("entry has no dtype (DT_INVALID)", **where)
-        if proto.dtype >= 100:
-            raise errors.DataLossError(f"entry has reference dtype {proto.dtype}, which is never stored", **where)
-        try:
-            dtype = as_dtype(proto.dtype)
-        except errors.CheckpointError as exc:
-            raise errors.UnimplementedError(
-                f"entry has dtype enum {proto.dtype}, unknown to TensorFlow 2.21 ({exc.message})", **where
-            ) from None
-        shape, num_elements = _check_shape(proto.shape, where)
+            raise errors.DataLossError(f"entry is not a valid BundleEntryProto: {exc}", **self._where(key)) from None
+        dtype = _DTYPES_BY_ENUM.get(proto.dtype)
+        if dtype is None:
+            where = self._where(key)
+            if proto.dtype == 0:
+                raise errors.DataLossError("entry has no dtype (DT_INVALID)", **where)
+            if proto.dtype >= 100:
+                raise errors.DataLossError(f"entry has reference dtype {proto.dtype}, which is never stored", **where)
+            raise errors.UnimplementedError(f"entry has dtype enum {proto.dtype}, unknown to TensorFlow 2.21", **where)
+        shape_proto = proto.shape
+        dims = tuple([dim.size for dim in shape_proto.dim])
+        if shape_proto.unknown_rank or len(dims) > MAX_RANK or (dims and min(dims) < 0):
+            _check_shape(shape_proto, self._where(key))  # raises the precise error
+        num_elements = 1
+        for size in dims:
+            num_elements *= size
+        if num_elements > _INT64_MAX:
+            _check_shape(shape_proto, self._where(key))
+        shape = dims
         slices: tuple[TensorSlice, ...] = ()
         if proto.slices:
+            where = self._where(key)
             stored = []
             for index, slice_proto in enumerate(proto.slices):
                 try:
@@ -241,6 +249,9 @@ class BundleReader:
                 stored.append(tensor_slice)
             slices = tuple(stored)
         return TensorEntry(key, dtype, shape, num_elements, proto, slices)
+
+    def _where(self, key: bytes) -> dict:
+        return dict(file=self.index_path, key=_shown(key))
 
     def _check_location(self, entry: TensorEntry) -> None:
         """Where a tensor's bytes are, checked when it is read (listing needs only dtype and shape)."""
