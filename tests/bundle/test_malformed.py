@@ -261,3 +261,10 @@ def test_reading_never_changes_the_files(ckpt):
     before = [(_bytes(p), os.stat(p).st_mtime_ns) for p in paths]
     _read_all(ckpt)
     assert [(_bytes(p), os.stat(p).st_mtime_ns) for p in paths] == before
+
+
+def test_zero_element_string_tensor_without_its_checksum(ckpt):
+    _save(ckpt, s=np.zeros((0,), dtype=object))
+    mutate_entry(ckpt, b"s", lambda e: (setattr(e, "size", 0), e.ClearField("crc32c")))
+    with pytest.raises(errors.DataLossError, match="checksum"):
+        tfckpt.load_checkpoint(ckpt).get_tensor("s")

@@ -85,3 +85,15 @@ def test_value_types(tmp_path):
         assert reader.get_variable_to_dtype_map()["q"].name == "qint8"
         assert reader.get_variable_to_shape_map()["flag"] == []
         assert reader.get_tensor("q").tolist() == [-1, 2]
+
+
+def test_merging_with_an_empty_bundle_counts_only_real_data_files(tmp_path):
+    # TensorFlow sums the inputs' num_shards (2 here) although only one data file is
+    # referenced, and then cannot read its own output; spec SHARD-3 counts files.
+    a, b = str(tmp_path / "p0"), str(tmp_path / "p1")
+    tfckpt.save(a, {"x": np.arange(2)})
+    tfckpt.BundleWriter(b).finish()  # a bundle with no tensors
+    tfckpt.merge_bundles([a, b], str(tmp_path / "m"))
+    with tfckpt.load_checkpoint(str(tmp_path / "m")) as reader:
+        assert reader._impl.num_shards == 1
+        assert reader.get_tensor("x").tolist() == [0, 1]

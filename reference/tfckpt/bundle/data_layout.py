@@ -182,6 +182,9 @@ def decode_strings(
     """
     size = len(buffer)
     if size == 0 and num_elements == 0:
+        # TensorFlow writes mask(crc of nothing) even here; an entry without it is corrupt.
+        if verify and expected_masked_crc != checksums.mask(0):
+            raise StringLayoutError("tensor checksum does not match", checksum=True, position=0)
         return []
     if num_elements > size:
         raise StringLayoutError(

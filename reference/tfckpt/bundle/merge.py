@@ -14,14 +14,19 @@ prefix (``<prefix>_temp/part-00000-of-00002`` and so on), then merges them:
 2. each such data file is *renamed* to ``<prefix>.data-<new>-of-<count>``
    (no bytes are copied);
 3. the merged ``.index`` holds every entry with its ``shard_id`` rewritten, and
-   a header whose ``num_shards`` is the *sum* of the inputs' ``num_shards``;
+   a header whose ``num_shards`` is the number of data files renamed in step 2;
    a partitioned tensor split over several inputs gets the concatenation of
    their ``slices`` lists;
 4. the input ``.index`` files are deleted, and the temporary directory too
    when it is empty.
 
-We write the merged index under a temporary name and rename it, where
-TensorFlow writes it in place; the bytes are the same.
+Two departures from TensorFlow, neither visible in the bytes of an ordinary
+merge: we write the merged index under a temporary name and rename it, where
+TensorFlow writes it in place; and ``num_shards`` counts the data files
+actually referenced, where TensorFlow sums the inputs' ``num_shards``.  The two
+agree unless an input bundle holds no tensor, and then TensorFlow's sum names
+data files that do not exist, so its own reader cannot open the result
+(spec ``SHARD-3``).
 """
 
 from __future__ import annotations
@@ -57,7 +62,6 @@ def merge_bundles(
         os.makedirs(directory, exist_ok=True)
     merged: dict[bytes, tensor_bundle_pb2.BundleEntryProto] = {}
     renames: dict[str, int] = {}
-    total_shards = 0
     first_header = None
     used = []
     for prefix in map(os.fspath, prefixes):
@@ -76,7 +80,6 @@ def merge_bundles(
                     )
                 if header.version.SerializeToString() != first_header.version.SerializeToString():
                     raise errors.InvalidArgumentError("bundles to merge differ in version", file=index_filename(prefix))
-            total_shards += header.num_shards
             for entry in reader.iter_entries():
                 proto = tensor_bundle_pb2.BundleEntryProto()
                 proto.CopyFrom(entry.proto)
@@ -105,7 +108,7 @@ def merge_bundles(
         os.replace(source, data_filename(merged_prefix, new_id, len(renames)))
     header = tensor_bundle_pb2.BundleHeaderProto()
     header.CopyFrom(first_header)
-    header.num_shards = total_shards
+    header.num_shards = len(renames)
     write_index(index_filename(merged_prefix), header, merged)
     if delete_inputs:
         for prefix in used:
