@@ -1,0 +1,148 @@
+"""The ``checkpoint`` state file: read fixtures, round trips with the reference, and TensorFlow's bytes.
+
+* ``Required.State.Read.Golden.<case>`` -- the fields of a TensorFlow-written state file;
+* ``Required.State.RoundTrip.ImplToReference`` / ``ReferenceToImpl`` -- generated states
+  (``strategies.checkpoint_states``) written by one side and read by the other;
+* ``Required.State.Read.Errors.missing`` -- a directory without a state file is ``NOT_FOUND``;
+* ``Recommended.State.Bytes.<case>`` -- writing a fixture's state gives TensorFlow's exact text.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from hypothesis import given
+
+from tfckpt_conformance import strategies as cs
+from tfckpt_conformance.adapter import CheckpointState, ImplementationError
+from tfckpt_conformance.checks import expect_rejection, first_difference, scratch_dir  # noqa: F401
+
+
+def _state_problems(want: CheckpointState, got: CheckpointState) -> list[str]:
+    out = []
+    for name in ("model_checkpoint_path", "all_model_checkpoint_paths", "all_model_checkpoint_timestamps",
+                 "last_preserved_timestamp"):
+        a, b = getattr(want, name), getattr(got, name)
+        if name.endswith("timestamps"):
+            same = len(a) == len(b) and all(x.hex() == y.hex() for x, y in zip(map(float, a), map(float, b)))
+        elif name == "last_preserved_timestamp":
+            same = float(a).hex() == float(b).hex()
+        else:
+            same = a == b
+        if not same:
+            out.append(f"{name}: expected {a!r}, got {b!r}")
+    return out
+
+
+@pytest.fixture(scope="module")
+def state_base(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("state"))
+
+
+@pytest.mark.conformance("State.Read.Golden", level="Required")
+@pytest.mark.spec("CONF-12", "CONF-26", "STATE-1", "STATE-2", "STATE-3", "STATE-9", "STATE-11")
+def test_state_read_golden(check, state_case):
+    check.require("read_state", tags=["state_file", *state_case.tags])
+    want = state_case.expected_state()
+    if want is None:
+        pytest.skip(f"fixture {state_case.id} gives no expected state")
+    directory = os.path.dirname(state_case.state_file())
+    got = check.call_ok(f"read_state of fixture {state_case.id}", check.impl.read_state, directory)
+    problems = _state_problems(want, got)
+    assert not problems, f"state file of fixture {state_case.id}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.conformance("State.Bytes", level="Recommended")
+@pytest.mark.spec("CONF-12", "CONF-24", "CONF-26", "STATE-4", "STATE-5", "STATE-6", "STATE-7", "STATE-8")
+def test_state_bytes(check, state_case, state_base):
+    check.require("write_state", tags=["state_file", *state_case.tags])
+    want = state_case.expected_state()
+    tf_file = state_case.state_file()
+    if want is None or tf_file is None:
+        pytest.skip(f"fixture {state_case.id} gives no expected state and TensorFlow-written file")
+    with open(tf_file, "rb") as f:
+        tf_bytes = f.read()
+    with scratch_dir(state_base) as d:
+        check.call_ok(f"write_state of fixture {state_case.id}", check.impl.write_state, d, want)
+        with open(os.path.join(d, "checkpoint"), "rb") as f:
+            got = f.read()
+    assert got == tf_bytes, f"state file differs from TensorFlow's: {first_difference(tf_bytes, got)}"
+
+
+@pytest.mark.conformance("State.RoundTrip.ImplToReference", level="Required")
+@pytest.mark.spec("CONF-12", "CONF-26")
+@given(state=cs.checkpoint_states())
+def test_state_impl_to_reference(check, state_base, state):
+    check.require("write_state", tags=["state_file"])
+    check.roles(producer=check.run.label, consumer="reference")
+    ref = check.run.trusted("reference")
+    with scratch_dir(state_base) as d:
+        check.call_ok("write_state", check.impl.write_state, d, state)
+        got = check.trusted_call(ref, "write_state", ref.read_state, d)
+    problems = _state_problems(state, got)
+    assert not problems, "reference's read of the written state file:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.conformance("State.RoundTrip.ReferenceToImpl", level="Required")
+@pytest.mark.spec("CONF-12", "CONF-26")
+@given(state=cs.checkpoint_states())
+def test_state_reference_to_impl(check, state_base, state):
+    check.require("read_state", tags=["state_file"])
+    check.roles(producer="reference", consumer=check.run.label)
+    ref = check.run.trusted("reference")
+    with scratch_dir(state_base) as d:
+        ref.write_state(d, state)
+        got = check.call_ok("read_state", check.impl.read_state, d)
+    problems = _state_problems(state, got)
+    assert not problems, "read of the reference's state file:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.conformance("State.Read.Errors.missing", level="Required")
+@pytest.mark.spec("CONF-5", "CONF-12", "CONF-26")
+def test_state_missing(check, tmp_path):
+    check.require("read_state", tags=["state_file"])
+    expect_rejection(check, "read_state of a directory without a state file", check.impl.read_state,
+                     str(tmp_path), category="NOT_FOUND")
+
+
+def _same_path(a, b) -> bool:
+    if a is None or b is None:
+        return a is b
+    return os.path.normpath(os.path.abspath(a)) == os.path.normpath(os.path.abspath(b))
+
+
+@pytest.mark.conformance("State.Latest", level="Required")
+@pytest.mark.spec("CONF-12", "CONF-26", "STATE-15", "STATE-16", "STATE-17", "STATE-18")
+def test_state_latest(check, latest_case):
+    check.require("latest_checkpoint", tags=["state_file", *latest_case.tags])
+    what = f"latest_checkpoint of fixture {latest_case.id}"
+    try:
+        got = check.call(what, check.impl.latest_checkpoint, latest_case.prefix)
+    except ImplementationError as exc:
+        allowed_categories = latest_case.categories_any_of if latest_case.result == "acceptable" else []
+        if exc.category in allowed_categories:
+            return
+        pytest.fail(f"{what} was rejected with {exc.reported_category}: {exc.message}", pytrace=False)
+    allowed = latest_case.latest_any_of or [None]
+    assert any(_same_path(got, want) for want in allowed), (
+        f"latest_checkpoint of fixture {latest_case.id}: got {got!r}, expected "
+        + (repr(allowed[0]) if len(allowed) == 1 else f"one of {allowed!r}"))
+
+
+@pytest.mark.conformance("State.Latest.Invalid", level="Required")
+@pytest.mark.spec("CONF-5", "CONF-12", "CONF-21", "CONF-26", "STATE-12", "STATE-13", "STATE-14", "STATE-16")
+def test_state_latest_invalid(check, latest_invalid_case):
+    check.require("latest_checkpoint", tags=["state_file", *latest_invalid_case.tags])
+    note = (f" (fixture {latest_invalid_case.id}; TensorFlow: {latest_invalid_case.tf_behaviour})"
+            if latest_invalid_case.tf_behaviour else "")
+    what = f"latest_checkpoint of invalid fixture {latest_invalid_case.id}"
+    try:
+        got = check.call(what, check.impl.latest_checkpoint, latest_invalid_case.prefix)
+    except ImplementationError as exc:
+        if latest_invalid_case.error and exc.category != latest_invalid_case.error:
+            pytest.fail(f"{what}: rejected with category {exc.reported_category}, expected "
+                        f"{latest_invalid_case.error}{note} (message: {exc.message[:300]})", pytrace=False)
+        return
+    # null is the state-file API's own way of saying "no checkpoint here" (CONF-12).
+    assert got is None, f"{what}: resolved to {got!r}, expected null or a {latest_invalid_case.error} rejection{note}"

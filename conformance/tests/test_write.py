@@ -1,0 +1,72 @@
+"""Writers: the implementation writes, a trusted reader judges; and byte-exactness against TensorFlow.
+
+``Required.Write.Trusted.<case>.<consumer>``: the implementation writes the
+fixture's description; the trusted reader ``consumer`` (``reference`` always,
+``tensorflow`` when the environment has it) reads it back, and the suite
+compares.  ``Recommended.Write.Bytes.<case>``: for ``writer`` fixtures, whose
+bytes TensorFlow 2.21 wrote with SaveV2 from the same description, the
+implementation's ``.index`` and ``.data`` files must be identical.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from tfckpt_conformance.checks import first_difference, list_outputs, scratch_dir
+from tfckpt_conformance.description import assert_same
+
+CONSUMERS = ["reference", "tensorflow"]
+
+
+@pytest.fixture(scope="module")
+def write_base(tmp_path_factory):
+    return str(tmp_path_factory.mktemp("write"))
+
+
+@pytest.mark.conformance("Write.Trusted", level="Required")
+@pytest.mark.spec("CONF-8", "CONF-23")
+@pytest.mark.parametrize("consumer", CONSUMERS)
+def test_write_trusted(check, write_input_case, consumer, write_base):
+    check.require("write", tags=write_input_case.tags)
+    check.roles(producer=check.run.label, consumer=consumer)
+    if consumer == check.run.label:
+        pytest.skip(f"{consumer} reading its own output is RoundTrip.ImplToImpl")
+    reader = check.require_consumer(consumer)
+    desc = write_input_case.description()
+    with scratch_dir(write_base) as d:
+        prefix = os.path.join(d, "ckpt")
+        check.call_ok(f"write of fixture {write_input_case.id}", check.impl.write, desc, prefix)
+        got = check.trusted_call(reader, f"{check.impl.name}'s write of {write_input_case.id}",
+                                 reader.read, prefix, verify=True)
+    assert_same(desc, got, what=f"{consumer}'s read of {check.impl.name}'s write of fixture {write_input_case.id}")
+
+
+@pytest.mark.conformance("Write.Bytes", level="Recommended")
+@pytest.mark.spec("CONF-8", "CONF-24", "OVR-2", "PRIM-1", "PRIM-3", "CRC-1", "CRC-2", "TBL-1", "TBL-3", "TBL-9",
+                 "TBL-10", "TBL-11", "TBL-12", "TBL-14", "TBL-15", "TBL-16", "TBL-17", "TBL-18", "TBL-19",
+                 "IDX-3", "IDX-8", "IDX-9", "IDX-15", "DATA-2", "DATA-4", "DATA-5")
+def test_write_bytes(check, writer_case, write_base):
+    check.require("write", tags=writer_case.tags)
+    check.roles(producer=check.run.label, consumer="bytes")
+    expected_files = {os.path.basename(f)[len(os.path.basename(writer_case.prefix)):]: f
+                      for f in writer_case.files
+                      if f.endswith(".index") or ".data-" in os.path.basename(f)}
+    if not expected_files:
+        pytest.skip(f"fixture {writer_case.id} lists no .index/.data files")
+    with scratch_dir(write_base) as d:
+        prefix = os.path.join(d, "ckpt")
+        check.call_ok(f"write of fixture {writer_case.id}", check.impl.write, writer_case.description(), prefix)
+        written = {n[len("ckpt"):]: os.path.join(d, n) for n in list_outputs(prefix)}
+        problems = []
+        if sorted(written) != sorted(expected_files):
+            problems.append(f"files: TensorFlow wrote {sorted(expected_files)}, got {sorted(written)}")
+        for suffix in sorted(set(written) & set(expected_files)):
+            with open(expected_files[suffix], "rb") as f:
+                want = f.read()
+            with open(written[suffix], "rb") as f:
+                got = f.read()
+            if want != got:
+                problems.append(f"{suffix}: {first_difference(want, got)}")
+    assert not problems, f"output differs from TensorFlow's bytes for fixture {writer_case.id}:\n  " + "\n  ".join(problems)

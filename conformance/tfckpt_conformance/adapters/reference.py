@@ -1,0 +1,151 @@
+"""The reference implementation (``tfckpt``) as an in-process adapter.
+
+Strategy
+--------
+A thin translation: public ``tfckpt`` calls in, descriptions out.  Arrays come
+back from ``tfckpt`` in TensorFlow's NumPy dtypes (ml_dtypes, structured
+quantized dtypes, object arrays of bytes) and are turned into bit patterns by
+``description.tensor_from_array``; on the way in, bit patterns are viewed as
+the reference's NumPy dtype.  Every ``tfckpt.errors.CheckpointError`` becomes a
+clean rejection with the error's category; any other exception escapes and is
+counted as a crash.
+
+``python -m tfckpt_conformance.adapters.reference_server`` serves this adapter
+over the out-of-process protocol.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+
+import numpy as np
+
+import tfckpt
+from tfckpt import errors as tf_errors
+from tfckpt import state_file
+
+from ..adapter import Adapter, CheckpointState, ImplementationError, TensorInfo
+from ..description import STRING, c_order, Description, TensorDescription, parse_slice, tensor_from_array
+
+__all__ = ["ReferenceAdapter", "to_native"]
+
+
+@contextlib.contextmanager
+def _rejections():
+    """Turn the reference's own errors into clean rejections."""
+    try:
+        yield
+    except tf_errors.CheckpointError as exc:
+        raise ImplementationError(exc.category, str(exc)) from exc
+
+
+def to_native(tensor: TensorDescription) -> np.ndarray:
+    """The tensor as the NumPy array ``tfckpt`` writes (its own dtype for the TensorFlow type)."""
+    if tensor.dtype == STRING:
+        arr = np.empty(len(tensor.strings or []), dtype=object)
+        arr[:] = tensor.strings or []
+        return arr.reshape(tensor.shape)
+    native = tfckpt.as_dtype(tensor.dtype).numpy_dtype
+    return c_order(tensor.data).view(native).reshape(tensor.shape)
+
+
+def _slice_text(tensor_slice) -> str:
+    return str(tensor_slice)
+
+
+class ReferenceAdapter(Adapter):
+    name = "reference"
+    version = getattr(tfckpt, "__version__", "")
+    operations = frozenset(
+        {"read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint"}
+    )
+    features = frozenset(
+        {
+            "dtype:*",
+            "string",
+            "sliced",
+            "multi_shard",
+            "object_graph",
+            "v1",
+            "state_file",
+            "big_endian",
+            "snappy",
+            "zero_size",
+            "scalar",
+        }
+    )
+
+    def read(self, prefix: str, *, verify: bool = True) -> Description:
+        with _rejections(), tfckpt.load_checkpoint(prefix, verify_checksums=verify) as reader:
+            dtypes = reader.get_variable_to_dtype_map()
+            tensors = []
+            for key in reader.keys():
+                if dtypes[key].name == "variant":
+                    continue  # a description cannot express variant tensors (spec/conformance.md CONF-7)
+                value = reader.get_tensor(key)
+                entry = reader.entry(key)
+                slices = getattr(entry, "slices", ())
+                partitions = [_slice_text(s) for s in slices] or None
+                tensors.append(tensor_from_array(key, dtypes[key].name, value, partitions=partitions))
+            return Description(tensors)
+
+    def write(self, description: Description, prefix: str) -> None:
+        with _rejections(), tfckpt.BundleWriter(prefix) as writer:
+            for tensor in description.tensors:
+                value = to_native(tensor)
+                if tensor.partitions:
+                    for spec in tensor.partitions:
+                        part = c_order(value[parse_slice(spec, tensor.shape)])
+                        writer.add_slice(tensor.key, tensor.shape, spec, part, dtype=tensor.dtype)
+                else:
+                    writer.add(tensor.key, value, dtype=tensor.dtype)
+
+    def validate(self, prefix: str) -> None:
+        # Full verification: every tensor read with its checksum checked.
+        with _rejections(), tfckpt.load_checkpoint(prefix, verify_checksums=True) as reader:
+            for key in reader.keys():
+                reader.get_tensor(key)
+
+    def list(self, prefix: str) -> list[TensorInfo]:
+        with _rejections(), tfckpt.load_checkpoint(prefix) as reader:
+            shapes = reader.get_variable_to_shape_map()
+            dtypes = reader.get_variable_to_dtype_map()
+            return [TensorInfo(k, dtypes[k].name, tuple(shapes[k])) for k in reader.keys()]
+
+    def read_slice(self, prefix: str, key: str, slice_spec: str) -> TensorDescription:
+        with _rejections(), tfckpt.load_checkpoint(prefix) as reader:
+            dtype = reader.get_variable_to_dtype_map().get(key)
+            if dtype is None:
+                raise ImplementationError("NOT_FOUND", f"no tensor {key!r}")
+            value = reader.get_slice(key, slice_spec)
+            return tensor_from_array(key, dtype.name, value)
+
+    def read_state(self, directory: str) -> CheckpointState:
+        path = os.path.join(directory, state_file.STATE_FILENAME)
+        if not os.path.isfile(path):
+            raise ImplementationError("NOT_FOUND", f"no state file {path}")
+        with _rejections():
+            with open(path, "rb") as f:
+                proto = state_file.parse_checkpoint_state(f.read(), file=path)
+        return CheckpointState(
+            model_checkpoint_path=proto.model_checkpoint_path,
+            all_model_checkpoint_paths=list(proto.all_model_checkpoint_paths),
+            all_model_checkpoint_timestamps=list(proto.all_model_checkpoint_timestamps),
+            last_preserved_timestamp=proto.last_preserved_timestamp,
+        )
+
+    def write_state(self, directory: str, state: CheckpointState) -> None:
+        proto = state_file.CheckpointState()
+        proto.model_checkpoint_path = state.model_checkpoint_path
+        proto.all_model_checkpoint_paths.extend(state.all_model_checkpoint_paths)
+        proto.all_model_checkpoint_timestamps.extend(state.all_model_checkpoint_timestamps)
+        proto.last_preserved_timestamp = state.last_preserved_timestamp
+        with _rejections():
+            state_file.atomic_write_text(
+                os.path.join(directory, state_file.STATE_FILENAME), state_file.format_checkpoint_state(proto)
+            )
+
+    def latest_checkpoint(self, directory: str):
+        with _rejections():
+            return tfckpt.latest_checkpoint(directory)

@@ -1,0 +1,219 @@
+"""TensorFlow 2.21 itself as an implementation under test (``tox -e tensorflow``).
+
+Strategy
+--------
+Only TensorFlow's own public entry points, so that what the suite measures is
+TensorFlow's behaviour and not ours:
+
+* read / list / validate: ``tf.train.load_checkpoint`` (the C++ ``CheckpointReader``,
+  which verifies every tensor's CRC32C as it reads);
+* write: ``tf.raw_ops.SaveV2`` straight at the prefix -- the kernel every saver
+  ends in -- with ``shape_and_slices`` of ``"<full shape> <slice>"`` for partitions;
+  written into a temporary prefix and renamed with ``tf.raw_ops.MergeV2Checkpoints``
+  when ``TFCKPT_TF_WRITE_VIA_MERGE=1`` (the path of sharded saves);
+* read_slice: ``tf.raw_ops.RestoreV2`` with a ``"<full shape> <slice>"`` spec;
+* state file: TensorFlow's ``CheckpointState`` text format as
+  ``checkpoint_management`` reads it, and ``update_checkpoint_state_internal`` to write.
+
+Data crosses as bit patterns: an array of the bit-pattern dtype is bit-cast
+into the TensorFlow dtype (``tf.bitcast``), and values read are viewed back as
+bits.  ``tf.errors.OpError`` codes become categories (the Python
+``CheckpointReader`` reports most C++ failures with code ``UNKNOWN``: its
+error translator keeps only the message); a bare ``ValueError`` raised by
+TensorFlow's Python layer is a rejection of category ``UNKNOWN``; any other
+exception (``IndexError``, ``TypeError``...) is passed on as a crash.  Run it
+out of process (``python -m tfckpt_conformance.server
+tfckpt_conformance.adapters.tensorflow:TensorFlowAdapter``): some corrupt files
+make TensorFlow abort the whole process.
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import numpy as np  # noqa: E402
+import tensorflow as tf  # noqa: E402
+from google.protobuf import text_format  # noqa: E402
+from tensorflow.python.checkpoint import checkpoint_management  # noqa: E402
+from tensorflow.python.training import checkpoint_state_pb2  # noqa: E402
+
+from ..adapter import Adapter, CheckpointState, ImplementationError, TensorInfo  # noqa: E402
+from ..description import STRING, c_order, Description, TensorDescription, parse_slice, tensor_from_array  # noqa: E402
+
+__all__ = ["TensorFlowAdapter"]
+
+_CODES = {
+    tf.errors.NOT_FOUND: "NOT_FOUND",
+    tf.errors.DATA_LOSS: "DATA_LOSS",
+    tf.errors.INVALID_ARGUMENT: "INVALID_ARGUMENT",
+    tf.errors.UNIMPLEMENTED: "UNIMPLEMENTED",
+    tf.errors.RESOURCE_EXHAUSTED: "RESOURCE_EXHAUSTED",
+    tf.errors.FAILED_PRECONDITION: "FAILED_PRECONDITION",
+    tf.errors.ALREADY_EXISTS: "ALREADY_EXISTS",
+    tf.errors.OUT_OF_RANGE: "OUT_OF_RANGE",
+    tf.errors.INTERNAL: "INTERNAL",
+    tf.errors.UNKNOWN: "UNKNOWN",
+    tf.errors.PERMISSION_DENIED: "UNKNOWN",
+    tf.errors.ABORTED: "UNKNOWN",
+    tf.errors.CANCELLED: "UNKNOWN",
+    tf.errors.DEADLINE_EXCEEDED: "UNKNOWN",
+    tf.errors.UNAVAILABLE: "UNKNOWN",
+    tf.errors.UNAUTHENTICATED: "UNKNOWN",
+    tf.errors.DATA_LOSS: "DATA_LOSS",
+}
+
+
+class _OpErrors:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, exc, tb):
+        if exc is not None and isinstance(exc, tf.errors.OpError):
+            raise ImplementationError(_CODES.get(exc.error_code, "UNKNOWN"), exc.message) from exc
+        if exc is not None and type(exc) is ValueError:
+            # TensorFlow's Python layer rejects some inputs with a bare ValueError
+            # ("Dtype int2 not supported", "Invalid checkpoint state loaded from ..."):
+            # a deliberate refusal, but without a status code.
+            raise ImplementationError("UNKNOWN", f"ValueError: {exc}") from exc
+        return False
+
+
+def _tf_dtype(name: str) -> tf.DType:
+    return tf.dtypes.as_dtype(name)
+
+
+def _to_tensor(t: TensorDescription, value=None) -> tf.Tensor:
+    """A TensorFlow tensor with exactly the description's bits (``value`` overrides the data)."""
+    if t.dtype == STRING:
+        arr = np.empty(len(t.strings or []), dtype=object)
+        arr[:] = t.strings or []
+        arr = arr.reshape(t.shape) if value is None else value
+        return tf.constant(arr, dtype=tf.string)
+    bits = c_order(t.data if value is None else value)
+    target = _tf_dtype(t.dtype)
+    if t.dtype == "bool":
+        return tf.constant(bits.view(np.bool_))
+    native = target.as_numpy_dtype
+    if native is not None and np.dtype(native).names is None and np.dtype(native).itemsize == bits.dtype.itemsize \
+            and t.dtype not in ("qint8", "quint8", "qint16", "quint16", "qint32"):
+        return tf.constant(bits.view(native), dtype=target)
+    # Quantized types: bit-cast from the integer of the same width.
+    return tf.bitcast(tf.constant(bits), target)
+
+
+def _from_value(key: str, dtype: str, value) -> TensorDescription:
+    if dtype == STRING:
+        return tensor_from_array(key, STRING, np.asarray(value, dtype=object))
+    return tensor_from_array(key, dtype, np.asarray(value))
+
+
+class TensorFlowAdapter(Adapter):
+    name = "tensorflow"
+    version = tf.__version__
+    operations = frozenset(
+        {"read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint"}
+    )
+    features = frozenset(
+        {"dtype:*", "string", "sliced", "multi_shard", "object_graph", "v1", "state_file", "big_endian",
+         "snappy", "zero_size", "scalar"}
+    )
+
+    def read(self, prefix: str, *, verify: bool = True) -> Description:
+        # TensorFlow's reader always verifies checksums; `verify` cannot turn that off.
+        with _OpErrors():
+            reader = tf.train.load_checkpoint(prefix)
+            dtypes = reader.get_variable_to_dtype_map()
+            tensors = []
+            for key in sorted(dtypes, key=lambda k: k.encode("utf-8", "surrogateescape")):
+                if dtypes[key].name == "variant":
+                    continue  # a description cannot express variant tensors (spec/conformance.md CONF-7)
+                tensors.append(_from_value(key, dtypes[key].name, reader.get_tensor(key)))
+        return Description(tensors)
+
+    def validate(self, prefix: str) -> None:
+        self.read(prefix)
+
+    def list(self, prefix: str) -> list[TensorInfo]:
+        with _OpErrors():
+            reader = tf.train.load_checkpoint(prefix)
+            shapes = reader.get_variable_to_shape_map()
+            dtypes = reader.get_variable_to_dtype_map()
+        return [TensorInfo(k, dtypes[k].name, tuple(shapes[k]))
+                for k in sorted(shapes, key=lambda k: k.encode("utf-8", "surrogateescape"))]
+
+    def write(self, description: Description, prefix: str) -> None:
+        names, specs, values = [], [], []
+        for t in description.tensors:
+            if t.partitions:
+                full = " ".join(str(d) for d in t.shape)
+                whole = np.empty(len(t.strings), dtype=object) if t.dtype == STRING else None
+                if whole is not None:
+                    whole[:] = t.strings
+                    whole = whole.reshape(t.shape)
+                source = whole if whole is not None else np.asarray(t.data).reshape(t.shape)
+                for spec in t.partitions:
+                    names.append(t.key)
+                    specs.append(f"{full} {spec}")
+                    values.append(_to_tensor(t, c_order(source[parse_slice(spec, t.shape)])))
+            else:
+                names.append(t.key)
+                specs.append("")
+                values.append(_to_tensor(t))
+        with _OpErrors():
+            if os.environ.get("TFCKPT_TF_WRITE_VIA_MERGE") == "1":
+                temp = prefix + "_temp/part-00000-of-00001"
+                tf.raw_ops.SaveV2(prefix=temp, tensor_names=names, shape_and_slices=specs, tensors=values)
+                tf.raw_ops.MergeV2Checkpoints(checkpoint_prefixes=[temp], destination_prefix=prefix,
+                                              delete_old_dirs=True)
+            else:
+                tf.raw_ops.SaveV2(prefix=prefix, tensor_names=names, shape_and_slices=specs, tensors=values)
+
+    def read_slice(self, prefix: str, key: str, slice_spec: str) -> TensorDescription:
+        with _OpErrors():
+            reader = tf.train.load_checkpoint(prefix)
+            dtypes = reader.get_variable_to_dtype_map()
+            if key not in dtypes:
+                raise ImplementationError("NOT_FOUND", f"no tensor {key!r}")
+            shape = reader.get_variable_to_shape_map()[key]
+            spec = " ".join(str(d) for d in shape) + " " + slice_spec
+            (value,) = tf.raw_ops.RestoreV2(prefix=prefix, tensor_names=[key], shape_and_slices=[spec],
+                                            dtypes=[dtypes[key]])
+        dtype = dtypes[key].name
+        if dtype in ("qint8", "quint8", "qint16", "quint16", "qint32"):
+            width = {"qint8": tf.int8, "quint8": tf.uint8, "qint16": tf.int16, "quint16": tf.uint16,
+                     "qint32": tf.int32}[dtype]
+            return tensor_from_array(key, dtype, tf.bitcast(value, width).numpy())
+        return _from_value(key, dtype, value.numpy())
+
+    def read_state(self, directory: str) -> CheckpointState:
+        path = os.path.join(directory, "checkpoint")
+        if not tf.io.gfile.exists(path):
+            raise ImplementationError("NOT_FOUND", f"no state file {path}")
+        # What checkpoint_management.get_checkpoint_state does, minus joining relative paths.
+        proto = checkpoint_state_pb2.CheckpointState()
+        try:
+            text_format.Merge(tf.io.gfile.GFile(path, "r").read(), proto)
+        except text_format.ParseError as exc:
+            raise ImplementationError("DATA_LOSS", str(exc)) from exc
+        return CheckpointState(
+            model_checkpoint_path=proto.model_checkpoint_path,
+            all_model_checkpoint_paths=list(proto.all_model_checkpoint_paths),
+            all_model_checkpoint_timestamps=list(proto.all_model_checkpoint_timestamps),
+            last_preserved_timestamp=proto.last_preserved_timestamp,
+        )
+
+    def write_state(self, directory: str, state: CheckpointState) -> None:
+        with _OpErrors():
+            checkpoint_management.update_checkpoint_state_internal(
+                save_dir=directory,
+                model_checkpoint_path=state.model_checkpoint_path,
+                all_model_checkpoint_paths=state.all_model_checkpoint_paths,
+                all_model_checkpoint_timestamps=state.all_model_checkpoint_timestamps or None,
+                last_preserved_timestamp=state.last_preserved_timestamp or None,
+            )
+
+    def latest_checkpoint(self, directory: str):
+        with _OpErrors():
+            return tf.train.latest_checkpoint(directory)

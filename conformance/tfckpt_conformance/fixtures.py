@@ -1,0 +1,215 @@
+"""The golden fixtures, as the suite sees them: ``fixtures/<producer>/manifest.json`` (schema: ``fixtures/manifest.schema.json``).
+
+Strategy
+--------
+The manifest lists *cases*, Wycheproof style: a stable ``id``, a ``kind``, the
+``files`` and checkpoint ``prefix`` (relative to the manifest), feature
+``tags``, a ``result`` (``valid``, ``invalid`` or ``acceptable``), and what is
+expected -- a description for a valid case, an error category for an invalid
+one.  This module only loads and classifies; it does not judge.  Paths become
+absolute here so that adapters get paths they can open from any directory.
+
+The test families take their parameters from the selectors in
+:data:`CASE_ARGUMENTS`, one per pytest argument name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+from . import description as desc_mod
+from .adapter import CheckpointState
+from .description import Description
+
+__all__ = ["Case", "FixtureSet", "CASE_ARGUMENTS"]
+
+
+@dataclass
+class Case:
+    id: str
+    kind: str
+    result: str
+    tags: list[str]
+    prefix: Optional[str]
+    files: list[str]
+    directory: str
+    description_path: Optional[str] = None
+    error: Optional[str] = None
+    spec: list[str] = field(default_factory=list)
+    tf_behaviour: str = ""
+    state: Optional[dict] = None
+    #: acceptable cases: further categories a rejection may name.
+    categories_any_of: list[str] = field(default_factory=list)
+    #: state-file cases: the accepted resolutions of the directory (absolute paths, None for "none").
+    latest_any_of: Optional[list[Optional[str]]] = None
+    #: keys the description cannot express (ignored when comparing), and the categories reading them may raise.
+    undescribed_keys: list[str] = field(default_factory=list)
+    undescribed_key_categories: list[str] = field(default_factory=list)
+    raw: dict = field(default_factory=dict, repr=False)
+    _description: Optional[Description] = field(default=None, repr=False)
+
+    def description(self) -> Description:
+        """The expected description (loaded once)."""
+        if self._description is None:
+            if self.description_path is None:
+                raise ValueError(f"case {self.id} has no expected description")
+            path = self.description_path
+            self._description = desc_mod.load(path if os.path.isdir(path) else os.path.dirname(path))
+        return self._description
+
+    def expected_state(self) -> Optional[CheckpointState]:
+        return CheckpointState.from_json(self.state) if self.state is not None else None
+
+    def state_file(self) -> Optional[str]:
+        """The TensorFlow-written state file of this case, if any."""
+        return self.state.get("file") if self.state else None
+
+    def file_with_suffix(self, suffix: str) -> Optional[str]:
+        for f in self.files:
+            if f.endswith(suffix):
+                return f
+        return None
+
+    def data_files(self) -> list[str]:
+        return sorted(f for f in self.files if ".data-" in os.path.basename(f))
+
+
+def _first(obj: dict, *names, default=None):
+    for n in names:
+        if n in obj and obj[n] is not None:
+            return obj[n]
+    return default
+
+
+class FixtureSet:
+    """Every case of one manifest (empty when the manifest does not exist)."""
+
+    def __init__(self, directory: str, cases: list[Case], meta: dict, problem: Optional[str] = None) -> None:
+        self.directory = directory
+        self.cases = cases
+        self.meta = meta
+        self.problem = problem
+
+    @classmethod
+    def load(cls, directory: str) -> "FixtureSet":
+        directory = os.path.abspath(directory)
+        path = os.path.join(directory, "manifest.json")
+        if not os.path.exists(path):
+            return cls(directory, [], {}, problem=f"no manifest at {path}")
+        with open(path, encoding="utf-8") as f:
+            meta = json.load(f)
+        cases = [cls._case(directory, c) for c in _first(meta, "cases", "testCases", default=[])]
+        return cls(directory, cases, meta)
+
+    @staticmethod
+    def _case(directory: str, c: dict) -> Case:
+        # Paths in a case are relative to its own directory, <manifest dir>/<id>/.
+        case_dir = os.path.join(directory, str(c["id"]))
+
+        def here(p):
+            return os.path.normpath(os.path.join(case_dir, p)) if p is not None else None
+
+        expected = c.get("expected") or {}
+        if not isinstance(expected, dict):
+            expected = {"error": expected} if isinstance(expected, str) else {}
+        desc = _first(expected, "description")
+        error = _first(expected, "error", "category")
+        if isinstance(error, dict):
+            error = _first(error, "category", "code")
+        state = expected.get("state") if isinstance(expected.get("state"), dict) else None
+        files = [here(f) for f in c.get("files", [])]
+        latest = None
+        if "latest_checkpoint" in expected:
+            latest = [expected["latest_checkpoint"]]
+        elif "latest_checkpoint_any_of" in expected:
+            latest = list(expected["latest_checkpoint_any_of"])
+        if latest is not None:
+            latest = [here(p) if p is not None else None for p in latest]
+        if state is not None and state.get("file"):
+            state = dict(state, file=here(state["file"]))  # relative to the case directory, like every path
+        return Case(
+            id=str(c["id"]),
+            kind=str(c.get("kind", "checkpoint")),
+            result=str(c.get("result", "valid")),
+            tags=list(c.get("tags", [])),
+            prefix=here(c.get("prefix")),
+            files=files,
+            directory=case_dir,
+            description_path=here(desc) if isinstance(desc, str) else None,
+            error=error,
+            spec=list(_first(c, "spec", "requirements", default=[])),
+            tf_behaviour=_behaviour_text(_first(c, "tf_behaviour", "tf_behavior", default="")),
+            state=state,
+            categories_any_of=list(expected.get("categories_any_of", [])),
+            latest_any_of=latest,
+            undescribed_keys=list(expected.get("undescribed_keys", [])),
+            undescribed_key_categories=list(expected.get("undescribed_key_categories", [])),
+            raw=c,
+        )
+
+    def describe(self) -> str:
+        if self.problem:
+            return self.problem
+        producer = self.meta.get("producer") or {}
+        tf_version = producer.get("tensorflow") if isinstance(producer, dict) else None
+        by = f", written by TensorFlow {tf_version}" if tf_version else ""
+        return f"{os.path.basename(self.directory)} ({len(self.cases)} cases{by})"
+
+    # -- selections used by the test families --------------------------------------------
+
+    def golden(self) -> list[Case]:
+        """Valid checkpoints to read, with the description a reader must return."""
+        return [c for c in self.cases if c.result == "valid" and c.description_path and c.prefix
+                and c.kind in CHECKPOINT_KINDS]
+
+    def invalid(self) -> list[Case]:
+        return [c for c in self.cases if c.result == "invalid" and c.prefix and c.kind == "checkpoint"]
+
+    def acceptable(self) -> list[Case]:
+        return [c for c in self.cases if c.result == "acceptable" and c.prefix and c.kind in CHECKPOINT_KINDS]
+
+    def writer(self) -> list[Case]:
+        """Descriptions whose TensorFlow-written bytes are known (for the byte-exact check)."""
+        return [c for c in self.cases if c.kind == "writer" and c.description_path and c.prefix]
+
+    def write_inputs(self) -> list[Case]:
+        """Every description a writer can be asked to write: writer cases and valid read cases."""
+        return [c for c in self.cases if c.description_path and c.result == "valid" and c.kind in CHECKPOINT_KINDS]
+
+    def state(self) -> list[Case]:
+        """Cases that come with a TensorFlow-written ``checkpoint`` state file and its expected fields."""
+        return [c for c in self.cases if c.state is not None and c.result == "valid"]
+
+    def latest(self) -> list[Case]:
+        """State-file cases: which checkpoint a directory resolves to (valid or acceptable)."""
+        return [c for c in self.cases if c.kind == "state_file" and c.result != "invalid" and c.prefix]
+
+    def latest_invalid(self) -> list[Case]:
+        """State-file cases a strict resolver must refuse, with a category."""
+        return [c for c in self.cases if c.kind == "state_file" and c.result == "invalid" and c.prefix]
+
+
+#: Kinds whose prefix is a checkpoint (V2 prefix or V1 file) to read.
+CHECKPOINT_KINDS = ("checkpoint", "writer")
+
+
+def _behaviour_text(value) -> str:
+    if isinstance(value, dict):
+        return "; ".join(f"{k}: {v}" for k, v in value.items())
+    return str(value)
+
+
+#: pytest argument name -> selector; ``plugin.pytest_generate_tests`` parametrizes with them.
+CASE_ARGUMENTS: dict[str, Callable[[FixtureSet], list[Case]]] = {
+    "golden_case": FixtureSet.golden,
+    "invalid_case": FixtureSet.invalid,
+    "acceptable_case": FixtureSet.acceptable,
+    "writer_case": FixtureSet.writer,
+    "write_input_case": FixtureSet.write_inputs,
+    "state_case": FixtureSet.state,
+    "latest_case": FixtureSet.latest,
+    "latest_invalid_case": FixtureSet.latest_invalid,
+}
