@@ -130,19 +130,30 @@ def test_state_latest(check, latest_case):
         + (repr(allowed[0]) if len(allowed) == 1 else f"one of {allowed!r}"))
 
 
+def _latest_invalid(check, case, *, with_category: bool) -> None:
+    check.require("latest_checkpoint", tags=["state_file", *case.tags])
+    note = f" (fixture {case.id}; TensorFlow: {case.tf_behaviour})" if case.tf_behaviour else ""
+    what = f"latest_checkpoint of invalid fixture {case.id}"
+    try:
+        got = check.call(what, check.impl.latest_checkpoint, case.prefix)
+    except ImplementationError as exc:
+        if with_category and case.error and exc.category != case.error:
+            pytest.fail(f"{what}: rejected with category {exc.reported_category}, expected "
+                        f"{case.error}{note} (message: {exc.message[:300]})", pytrace=False)
+        return
+    # null is the state-file API's own way of saying "no checkpoint here" (CONF-12).
+    assert got is None, f"{what}: resolved to {got!r}, expected null or a {case.error} rejection{note}"
+
+
 @pytest.mark.conformance("State.Latest.Invalid", level="Required")
 @pytest.mark.spec("CONF-5", "CONF-12", "CONF-21", "CONF-26", "STATE-12", "STATE-13", "STATE-14", "STATE-16")
 def test_state_latest_invalid(check, latest_invalid_case):
-    check.require("latest_checkpoint", tags=["state_file", *latest_invalid_case.tags])
-    note = (f" (fixture {latest_invalid_case.id}; TensorFlow: {latest_invalid_case.tf_behaviour})"
-            if latest_invalid_case.tf_behaviour else "")
-    what = f"latest_checkpoint of invalid fixture {latest_invalid_case.id}"
-    try:
-        got = check.call(what, check.impl.latest_checkpoint, latest_invalid_case.prefix)
-    except ImplementationError as exc:
-        if latest_invalid_case.error and exc.category != latest_invalid_case.error:
-            pytest.fail(f"{what}: rejected with category {exc.reported_category}, expected "
-                        f"{latest_invalid_case.error}{note} (message: {exc.message[:300]})", pytrace=False)
-        return
-    # null is the state-file API's own way of saying "no checkpoint here" (CONF-12).
-    assert got is None, f"{what}: resolved to {got!r}, expected null or a {latest_invalid_case.error} rejection{note}"
+    """No checkpoint is resolved: null, or a rejection of any category (TensorFlow raises ValueError)."""
+    _latest_invalid(check, latest_invalid_case, with_category=False)
+
+
+@pytest.mark.conformance("State.Latest.InvalidCategory", level="Recommended")
+@pytest.mark.spec("CONF-5", "CONF-12", "CONF-21", "CONF-26", "STATE-12", "STATE-13", "STATE-14", "STATE-16")
+def test_state_latest_invalid_category(check, latest_invalid_case):
+    """A rejection names the manifest's category."""
+    _latest_invalid(check, latest_invalid_case, with_category=True)

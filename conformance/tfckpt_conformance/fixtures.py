@@ -168,6 +168,18 @@ class FixtureSet:
     def invalid(self) -> list[Case]:
         return [c for c in self.cases if c.result == "invalid" and c.prefix and c.kind == "checkpoint"]
 
+    def invalid_tf_rejects(self) -> list[Case]:
+        """Invalid checkpoints TensorFlow itself rejects with an error: rejecting them is Required."""
+        return [c for c in self.invalid() if tf_outcome(c) == "error"]
+
+    def invalid_tf_lax(self) -> list[Case]:
+        """Invalid checkpoints TensorFlow aborts on, accepts, or misreads: rejecting them is Recommended.
+
+        The Required level states what TensorFlow 2.21 does, so that TensorFlow
+        passes it; these cases are where the spec asks for more (spec/errors.md).
+        """
+        return [c for c in self.invalid() if tf_outcome(c) != "error"]
+
     def acceptable(self) -> list[Case]:
         return [c for c in self.cases if c.result == "acceptable" and c.prefix and c.kind in CHECKPOINT_KINDS]
 
@@ -203,9 +215,19 @@ def _behaviour_text(value) -> str:
 
 
 #: pytest argument name -> selector; ``plugin.pytest_generate_tests`` parametrizes with them.
+def tf_outcome(case: Case) -> str:
+    """What TensorFlow 2.21 did with an invalid fixture: ``error``, ``abort``, ``accepts``, ``wrong_data``."""
+    behaviour = case.raw.get("tf_behaviour")
+    if isinstance(behaviour, dict):
+        return str(behaviour.get("outcome", "error"))
+    return "error"
+
+
 CASE_ARGUMENTS: dict[str, Callable[[FixtureSet], list[Case]]] = {
     "golden_case": FixtureSet.golden,
     "invalid_case": FixtureSet.invalid,
+    "tf_rejected_case": FixtureSet.invalid_tf_rejects,
+    "tf_lax_case": FixtureSet.invalid_tf_lax,
     "acceptable_case": FixtureSet.acceptable,
     "writer_case": FixtureSet.writer,
     "write_input_case": FixtureSet.write_inputs,

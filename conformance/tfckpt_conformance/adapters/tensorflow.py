@@ -19,9 +19,13 @@ Data crosses as bit patterns: an array of the bit-pattern dtype is bit-cast
 into the TensorFlow dtype (``tf.bitcast``), and values read are viewed back as
 bits.  ``tf.errors.OpError`` codes become categories (the Python
 ``CheckpointReader`` reports most C++ failures with code ``UNKNOWN``: its
-error translator keeps only the message); a bare ``ValueError`` raised by
-TensorFlow's Python layer is a rejection of category ``UNKNOWN``; any other
-exception (``IndexError``, ``TypeError``...) is passed on as a crash.  Run it
+error translator keeps only the message); any other exception TensorFlow's
+Python layer raises on a bad file (a bare ``ValueError``, ``IndexError:
+Read less bytes than requested``, ``TypeError: 99 does not correspond to a
+valid DataType``) is TensorFlow refusing the file too, without a status code:
+it is answered as a rejection of category ``UNKNOWN`` whose message names the
+exception type, so it passes the Required "rejects" tests and fails the
+Recommended category tests -- a finding, not a crash.  Run it
 out of process (``python -m tfckpt_conformance.server
 tfckpt_conformance.adapters.tensorflow:TensorFlowAdapter``): some corrupt files
 make TensorFlow abort the whole process.
@@ -72,11 +76,11 @@ class _OpErrors:
     def __exit__(self, kind, exc, tb):
         if exc is not None and isinstance(exc, tf.errors.OpError):
             raise ImplementationError(_CODES.get(exc.error_code, "UNKNOWN"), exc.message) from exc
-        if exc is not None and type(exc) is ValueError:
-            # TensorFlow's Python layer rejects some inputs with a bare ValueError
-            # ("Dtype int2 not supported", "Invalid checkpoint state loaded from ..."):
-            # a deliberate refusal, but without a status code.
-            raise ImplementationError("UNKNOWN", f"ValueError: {exc}") from exc
+        if exc is not None and isinstance(exc, Exception) and not isinstance(exc, ImplementationError):
+            # TensorFlow's Python layer refuses some inputs with a plain Python exception
+            # ("Dtype int2 not supported", "Read less bytes than requested", ...): a refusal
+            # without a status code. The process survives, so it is not a crash.
+            raise ImplementationError("UNKNOWN", f"{type(exc).__name__}: {exc}") from exc
         return False
 
 
