@@ -180,7 +180,8 @@ def main(argv=None) -> int:
     os.makedirs(os.path.dirname(os.path.abspath(output)), exist_ok=True)
     with open(output, "w", encoding="utf-8") as f:
         f.write(render(runs))
-    update_readme(os.path.join(args.root, "conformance", "README.md"), runs)
+    for readme in ("README.md", os.path.join("conformance", "README.md")):  # both show the verdicts
+        update_readme(os.path.join(args.root, readme), runs)
     print(f"{output}: {', '.join(runs)}")
     return 0
 
