@@ -27,7 +27,14 @@ from google.protobuf.message import DecodeError
 from . import errors
 from .proto import graph_pb2, meta_graph_pb2, variable_pb2
 
-__all__ = ["read_meta_graph", "read_graph_def", "variable_defs", "meta_graph_filename"]
+__all__ = [
+    "read_meta_graph",
+    "read_graph_def",
+    "variable_defs",
+    "meta_graph_filename",
+    "tensor_proto_to_array",
+    "graph_constants",
+]
 
 PathLike = Union[str, "os.PathLike[str]"]
 _SHARD_SUFFIX = re.compile(r"-[\d\?]+-of-\d+$")
@@ -55,7 +62,7 @@ def _parse(path: PathLike, message):
 def read_meta_graph(path: PathLike) -> "meta_graph_pb2.MetaGraphDef":
     """Parse a ``.meta`` file (a checkpoint prefix is accepted: ``.meta`` is appended)."""
     path = os.fspath(path)
-    if not path.endswith(".meta") and not os.path.isfile(path):
+    if not path.endswith(".meta"):
         path = meta_graph_filename(path)
     return _parse(path, meta_graph_pb2.MetaGraphDef())
 
@@ -77,4 +84,63 @@ def variable_defs(meta_graph, collection: str = "variables") -> list:
         except DecodeError as exc:
             raise errors.DataLossError(f"collection {collection!r} item {index} is not a VariableDef: {exc}") from None
         out.append(definition)
+    return out
+
+
+def tensor_proto_to_array(proto, *, name: str = "") -> "np.ndarray":
+    """The value of a ``TensorProto`` (as in a frozen graph's ``Const`` nodes).
+
+    Values are in ``tensor_content`` (raw little-endian element bytes) or in the
+    dtype's typed field (``float_val``, ``int_val``, ...; ``spec/v1.md`` lists
+    them); a typed field shorter than the tensor repeats its last value, as
+    TensorFlow's ``MakeNdarray`` does (``tf.constant(0.0, shape=[3])`` stores one value).
+    """
+    import numpy as np
+
+    from .dtypes import DT_STRING, as_dtype
+    from .v1 import VALUE_FIELDS
+
+    dtype = as_dtype(proto.dtype)
+    shape = tuple(d.size for d in proto.tensor_shape.dim)
+    if any(d < 0 for d in shape):
+        raise errors.DataLossError("constant has a negative dimension", key=name)
+    count = 1
+    for d in shape:
+        count *= d
+    if proto.tensor_content:
+        if dtype.as_datatype_enum == DT_STRING or len(proto.tensor_content) != count * dtype.itemsize:
+            raise errors.DataLossError(
+                f"tensor_content holds {len(proto.tensor_content)} bytes, not {count} x {dtype.name}", key=name
+            )
+        return np.frombuffer(proto.tensor_content, dtype=dtype.numpy_dtype).reshape(shape).copy()
+    field = VALUE_FIELDS.get(dtype.name)
+    if field is None:
+        raise errors.UnimplementedError(f"constants of dtype {dtype.name} are not supported", key=name)
+    values = list(getattr(proto, field))
+    per_element = 2 if field in ("scomplex_val", "dcomplex_val") else 1
+    if len(values) > count * per_element:
+        raise errors.DataLossError(f"{len(values)} values for {count} elements", key=name)
+    if dtype.as_datatype_enum == DT_STRING:
+        out = np.empty(count, dtype=object)
+        out[:] = (values + [values[-1] if values else b""] * (count - len(values)))[:count]
+        return out.reshape(shape)
+    if field == "half_val":
+        bits = np.array(values or [0], dtype=np.int64).astype(np.uint16).view(np.float16)
+        flat = bits
+    elif per_element == 2:
+        parts = np.array(values or [0, 0], dtype=np.float32 if field == "scomplex_val" else np.float64)
+        flat = parts.view(dtype.numpy_dtype)
+    else:
+        flat = np.array(values or [0]).astype(dtype.numpy_dtype)
+    if len(flat) < count:
+        flat = np.concatenate([flat, np.repeat(flat[-1:], count - len(flat))])
+    return flat[:count].reshape(shape)
+
+
+def graph_constants(graph_def) -> dict:
+    """``{node name: value}`` of every ``Const`` node, in graph order (a frozen model's weights)."""
+    out = {}
+    for node in graph_def.node:
+        if node.op == "Const" and "value" in node.attr:
+            out[node.name] = tensor_proto_to_array(node.attr["value"].tensor, name=node.name)
     return out
