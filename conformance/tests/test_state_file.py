@@ -157,3 +157,66 @@ def test_state_latest_invalid(check, latest_invalid_case):
 def test_state_latest_invalid_category(check, latest_invalid_case):
     """A rejection names the manifest's category."""
     _latest_invalid(check, latest_invalid_case, with_category=True)
+
+
+# -- the other text-format forms TensorFlow's parser accepts (STATE-10), written by the suite -----------
+
+_PATHS = 'all_model_checkpoint_paths: "a"\nall_model_checkpoint_paths: "b"\n'
+TEXT_FORMS = {
+    # name: (file text, expected fields)
+    "adjacent-literals": ('model_checkpoint_path: "ck" "pt-1"\nall_model_checkpoint_paths: "ckpt-" \'1\'\n',
+                          CheckpointState("ckpt-1", ["ckpt-1"])),
+    "list-form": ('model_checkpoint_path: "b"\nall_model_checkpoint_paths: ["a", "b"]\n',
+                  CheckpointState("b", ["a", "b"])),
+    "separators": ('model_checkpoint_path: "b";\nall_model_checkpoint_paths: "a",\nall_model_checkpoint_paths: "b";\n',
+                   CheckpointState("b", ["a", "b"])),
+    "one-line": ('model_checkpoint_path: "b" all_model_checkpoint_paths: "a" all_model_checkpoint_paths: "b"\n',
+                 CheckpointState("b", ["a", "b"])),
+    "escapes": ('model_checkpoint_path: "a\\u00e9z\\a\\b\\f\\v\\U0001F600"\n'
+                'all_model_checkpoint_paths: "a\\u00e9z\\a\\b\\f\\v\\U0001F600"\n',
+                CheckpointState("a\u00e9z\x07\x08\x0c\x0b\U0001F600", ["a\u00e9z\x07\x08\x0c\x0b\U0001F600"])),
+    "doubles": ('model_checkpoint_path: "b"\n' + _PATHS
+                + "all_model_checkpoint_timestamps: 7\nall_model_checkpoint_timestamps: +3.5e1\n"
+                + "last_preserved_timestamp: .5\n",
+                CheckpointState("b", ["a", "b"], [7.0, 35.0], 0.5)),
+    "doubles-suffix-exponent": ('model_checkpoint_path: "b"\n' + _PATHS
+                                + "all_model_checkpoint_timestamps: 5.\nall_model_checkpoint_timestamps: 1.5f\n"
+                                + "last_preserved_timestamp: 1E3\n",
+                                CheckpointState("b", ["a", "b"], [5.0, 1.5], 1000.0)),
+    "doubles-special": ('model_checkpoint_path: "b"\n' + _PATHS
+                        + "all_model_checkpoint_timestamps: -inf\nall_model_checkpoint_timestamps: Infinity\n"
+                        + "last_preserved_timestamp: nan\n",
+                        CheckpointState("b", ["a", "b"], [float("-inf"), float("inf")], float("nan"))),
+}
+
+
+@pytest.mark.conformance("State.Read.TextForms", level="Recommended")
+@pytest.mark.spec("STATE-10")
+@pytest.mark.parametrize("form", sorted(TEXT_FORMS))
+def test_state_text_forms(check, state_base, form):
+    check.require("read_state", tags=["state_file"])
+    text, want = TEXT_FORMS[form]
+    with scratch_dir(state_base) as d:
+        with open(os.path.join(d, "checkpoint"), "w", encoding="utf-8") as f:
+            f.write(text)
+        got = check.call_ok(f"read_state of a state file in the {form} form", check.impl.read_state, d)
+    problems = _state_problems(want, got)
+    assert not problems, f"state file {text!r}:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.conformance("State.Write.Replaces", level="Required")
+@pytest.mark.spec("STATE-23")
+def test_state_write_replaces(check, state_base):
+    """A shorter state written over a longer one: the old file is replaced whole, and no temporary file remains."""
+    check.require("write_state", tags=["state_file"])
+    old = CheckpointState("ckpt-99", [f"ckpt-{i}" for i in range(100)], [], 0.0)
+    new = CheckpointState("ckpt-1", ["ckpt-1"], [], 0.0)
+    ref = check.run.trusted("reference")
+    with scratch_dir(state_base) as d:
+        ref.write_state(d, old)
+        check.call_ok("write_state over an existing state file", check.impl.write_state, d, new)
+        left = sorted(os.listdir(d))
+        got = check.trusted_call(ref, "write_state over an existing state file", ref.read_state, d)
+    assert left == ["checkpoint"], f"files left in the directory: {left}"
+    problems = _state_problems(new, got)
+    assert not problems, "reference's read of the replaced state file:\n  " + "\n  ".join(problems)

@@ -6,16 +6,21 @@ fixture's description; the trusted reader ``consumer`` (``reference`` always,
 compares.  ``Recommended.Write.Bytes.<case>``: for ``writer`` fixtures, whose
 bytes TensorFlow 2.21 wrote with SaveV2 from the same description, the
 implementation's ``.index`` and ``.data`` files must be identical.
+``Required.Write.Errors.<mistake>`` / ``Recommended.Write.Errors.<mistake>``: a
+description with a caller mistake (repeated key or slice, empty key, slices of
+a name already written whole) is refused with ``INVALID_ARGUMENT``; Required
+where TensorFlow's SaveV2 refuses it, Recommended where TensorFlow aborts.
 """
 
 from __future__ import annotations
 
 import os
 
+import numpy as np
 import pytest
 
-from tfckpt_conformance.checks import first_difference, list_outputs, scratch_dir
-from tfckpt_conformance.description import assert_same
+from tfckpt_conformance.checks import expect_rejection, first_difference, list_outputs, scratch_dir
+from tfckpt_conformance.description import Description, assert_same, tensor_from_array
 
 CONSUMERS = ["reference", "tensorflow"]
 
@@ -46,7 +51,8 @@ def test_write_trusted(check, write_input_case, consumer, write_base):
 @pytest.mark.conformance("Write.Bytes", level="Recommended")
 @pytest.mark.spec("CONF-8", "CONF-24", "OVR-2", "PRIM-1", "PRIM-3", "CRC-1", "CRC-2", "TBL-1", "TBL-3", "TBL-9",
                  "TBL-10", "TBL-11", "TBL-12", "TBL-14", "TBL-15", "TBL-16", "TBL-17", "TBL-18", "TBL-19",
-                 "IDX-3", "IDX-8", "IDX-9", "IDX-15", "DATA-2", "DATA-4", "DATA-5")
+                 "IDX-3", "IDX-8", "IDX-9", "IDX-15", "DATA-2", "DATA-4", "DATA-5", "DATA-6", "DATA-7", "STR-1",
+                 "STR-2", "STR-3", "STR-5", "SLICE-1", "SLICE-5", "SLICE-8", "SLICE-9", "SLICE-10", "SLICE-11")
 def test_write_bytes(check, writer_case, write_base):
     check.require("write", tags=writer_case.tags)
     check.roles(producer=check.run.label, consumer="bytes")
@@ -70,3 +76,60 @@ def test_write_bytes(check, writer_case, write_base):
             if want != got:
                 problems.append(f"{suffix}: {first_difference(want, got)}")
     assert not problems, f"output differs from TensorFlow's bytes for fixture {writer_case.id}:\n  " + "\n  ".join(problems)
+
+
+# -- caller mistakes a writer must refuse (spec/errors.md ERR-5) --------------------------------------
+
+
+def _floats(key, values, partitions=None):
+    return tensor_from_array(key, "float32", np.asarray(values, dtype=np.float32), partitions=partitions)
+
+
+# What TensorFlow 2.21's SaveV2 refuses with INVALID_ARGUMENT (observed): Required.
+WRITE_MISTAKES = {
+    "duplicate-key": lambda: [_floats("a", [1, 2]), _floats("a", [3, 4])],
+    "duplicate-slice": lambda: [_floats("p", [1, 2, 3, 4], partitions=["0,2", "0,2"])],
+}
+# What TensorFlow 2.21 aborts the process on (a CHECK failure): the spec's rule, Recommended.
+WRITE_MISTAKES_TF_ABORTS = {
+    "empty-key": lambda: [_floats("", [1, 2])],
+    "slices-after-tensor": lambda: [_floats("q", [1, 2, 3, 4]), _floats("q", [1, 2, 3, 4], partitions=["0,2", "2,2"])],
+}
+
+
+def _expect_write_refused(check, mistakes, name, write_base):
+    check.require("write")
+    with scratch_dir(write_base) as d:
+        expect_rejection(check, f"write of a description with the mistake {name!r}", check.impl.write,
+                         Description(mistakes[name]()), os.path.join(d, "ckpt"), category="INVALID_ARGUMENT")
+
+
+@pytest.mark.conformance("Write.Errors", level="Required")
+@pytest.mark.spec("ERR-5", "IDX-16", "SLICE-7")
+@pytest.mark.parametrize("mistake", sorted(WRITE_MISTAKES))
+def test_write_refuses(check, mistake, write_base):
+    _expect_write_refused(check, WRITE_MISTAKES, mistake, write_base)
+
+
+@pytest.mark.conformance("Write.Errors", level="Recommended")
+@pytest.mark.spec("ERR-5", "IDX-16", "SLICE-7")
+@pytest.mark.parametrize("mistake", sorted(WRITE_MISTAKES_TF_ABORTS))
+def test_write_refuses_where_tensorflow_aborts(check, mistake, write_base):
+    _expect_write_refused(check, WRITE_MISTAKES_TF_ABORTS, mistake, write_base)
+
+
+@pytest.mark.conformance("Write.WholeSlice", level="Required")
+@pytest.mark.spec("SLICE-4")
+@pytest.mark.parametrize("spec", ["-", "0,4"])
+def test_write_whole_slice_is_ordinary(check, spec, write_base):
+    """A "partition" that covers the whole tensor is stored as an ordinary entry: the reference reports no slices."""
+    check.require("write", tags=["sliced"])
+    check.roles(producer=check.run.label, consumer="reference")
+    desc = Description([_floats("w", [1, 2, 3, 4], partitions=[spec])])
+    reader = check.require_consumer("reference")
+    with scratch_dir(write_base) as d:
+        prefix = os.path.join(d, "ckpt")
+        check.call_ok(f"write of a tensor whose one slice {spec!r} covers it", check.impl.write, desc, prefix)
+        got = check.trusted_call(reader, "the whole-slice write", reader.read, prefix, verify=True)
+    assert_same(Description([_floats("w", [1, 2, 3, 4])]), got, what="reference's read of the whole-slice write")
+    assert not got.tensors[0].partitions, f"stored as slices {got.tensors[0].partitions}, expected an ordinary entry"

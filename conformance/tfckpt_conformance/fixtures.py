@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Optional
 
 from . import description as desc_mod
@@ -180,6 +180,35 @@ class FixtureSet:
         """
         return [c for c in self.invalid() if tf_outcome(c) != "error"]
 
+    def golden_tagged(self, tag: str) -> list[Case]:
+        """Valid checkpoints carrying the manifest tag ``tag`` (the feature families select by tag)."""
+        return [c for c in self.golden() if tag in c.tags]
+
+    def object_graphs(self) -> list[Case]:
+        """Valid object-based checkpoints: golden ones and those of ``tf.train.Checkpoint.save`` state-file cases."""
+        saved = [c for c in self.cases if c.kind == "state_file" and c.result == "valid" and "object_graph" in c.tags
+                 and c.description_path and c.latest_any_of and c.latest_any_of[0]]
+        # A state-file case's prefix is its directory; its description is that of the checkpoint it resolves to.
+        return self.golden_tagged("object_graph") + [replace(c, prefix=c.latest_any_of[0]) for c in saved]
+
+    def golden_v2_multi_shard(self) -> list[Case]:
+        """Valid V2 checkpoints with more than one data file."""
+        return [c for c in self.golden_tagged("multi_shard") if "v1" not in c.tags and len(c.data_files()) > 1]
+
+    def golden_with_meta(self) -> list[Case]:
+        """Valid checkpoints that come with the ``.meta`` file a TF1 ``Saver`` wrote."""
+        return [c for c in self.golden_tagged("meta_graph") if c.file_with_suffix(".meta")]
+
+    def golden_in_state_directory(self) -> list[Case]:
+        """Valid checkpoints whose directory's ``checkpoint`` file names them by a relative path."""
+        out = []
+        for c in self.golden():
+            named = _state_model_path(os.path.join(os.path.dirname(c.prefix), "checkpoint"))
+            if named and not os.path.isabs(named) and \
+                    os.path.normpath(os.path.join(os.path.dirname(c.prefix), named)) == c.prefix:
+                out.append(c)
+        return out
+
     def acceptable(self) -> list[Case]:
         return [c for c in self.cases if c.result == "acceptable" and c.prefix and c.kind in CHECKPOINT_KINDS]
 
@@ -208,6 +237,19 @@ class FixtureSet:
 CHECKPOINT_KINDS = ("checkpoint", "writer")
 
 
+def _state_model_path(path: str) -> Optional[str]:
+    """The ``model_checkpoint_path`` of a TensorFlow-written state file (its plain one-line form), or None."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                name, _, value = line.partition(":")
+                if name.strip() == "model_checkpoint_path":
+                    return json.loads(value.strip())
+    except (OSError, ValueError):
+        return None
+    return None
+
+
 def _behaviour_text(value) -> str:
     if isinstance(value, dict):
         return "; ".join(f"{k}: {v}" for k, v in value.items())
@@ -229,6 +271,14 @@ CASE_ARGUMENTS: dict[str, Callable[[FixtureSet], list[Case]]] = {
     "tf_rejected_case": FixtureSet.invalid_tf_rejects,
     "tf_lax_case": FixtureSet.invalid_tf_lax,
     "acceptable_case": FixtureSet.acceptable,
+    "sliced_case": lambda fs: fs.golden_tagged("sliced"),
+    "string_case": lambda fs: fs.golden_tagged("string"),
+    "v1_case": lambda fs: fs.golden_tagged("v1"),
+    "object_graph_case": FixtureSet.object_graphs,
+    "savedmodel_case": lambda fs: fs.golden_tagged("savedmodel"),
+    "multi_shard_case": FixtureSet.golden_v2_multi_shard,
+    "meta_case": FixtureSet.golden_with_meta,
+    "directory_case": FixtureSet.golden_in_state_directory,
     "writer_case": FixtureSet.writer,
     "write_input_case": FixtureSet.write_inputs,
     "state_case": FixtureSet.state,
