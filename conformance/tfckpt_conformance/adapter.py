@@ -3,7 +3,7 @@
 Strategy
 --------
 An *adapter* wraps one implementation of the checkpoint format and answers
-seven operations on canonical descriptions (``description.py``)::
+its operations, on canonical descriptions (``description.py``)::
 
     read(prefix, verify)            checkpoint -> Description
     write(description, prefix)      Description -> checkpoint files at prefix
@@ -13,6 +13,9 @@ seven operations on canonical descriptions (``description.py``)::
     read_state(directory)           the ``checkpoint`` state file -> CheckpointState
     write_state(directory, state)   CheckpointState -> the ``checkpoint`` file
     latest_checkpoint(directory)    the prefix the state file resolves to, or None
+    merge(prefixes, prefix)         merge bundles into one sharded checkpoint (MergeV2Checkpoints)
+    update_state(directory, ...)    record a new checkpoint in the state file, TensorFlow's way
+                                    (update_checkpoint_state), unlike write_state's verbatim fields
 
 It declares which operations it offers and which *feature tags* it supports
 (``dtype:bfloat16``, ``string``, ``sliced``, ``multi_shard``, ``v1`` ...; the
@@ -60,7 +63,8 @@ __all__ = [
 ]
 
 #: The operations an adapter may offer.
-OPERATIONS = ("read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint")
+OPERATIONS = ("read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint",
+              "merge", "update_state")
 
 #: Error categories an implementation may answer with (TensorFlow's status code names).
 CATEGORIES = (
@@ -219,6 +223,26 @@ class Adapter(abc.ABC):
 
     def latest_checkpoint(self, directory: str) -> Optional[str]:
         raise Unsupported("latest_checkpoint")
+
+    def merge(self, prefixes: list[str], prefix: str) -> None:
+        """Merge the complete bundles ``prefixes``, in that order, into the checkpoint ``prefix``
+        (spec/sharded.md SHARD-2..6): data files renamed, one index written, input indexes deleted."""
+        raise Unsupported("merge")
+
+    def update_state(
+        self,
+        directory: str,
+        model_checkpoint_path: str,
+        all_model_checkpoint_paths: list[str],
+        *,
+        all_model_checkpoint_timestamps: Optional[list[float]] = None,
+        last_preserved_timestamp: Optional[float] = None,
+        save_relative_paths: bool = False,
+    ) -> None:
+        """Record ``model_checkpoint_path`` in ``directory/checkpoint`` by the writer's rules of
+        spec/state-file.md §5 (STATE-19..23): append, check, rewrite paths, replace atomically.
+        Relative paths are relative to the current working directory."""
+        raise Unsupported("update_state")
 
     def close(self) -> None:
         """Release resources (stop a server process)."""

@@ -299,6 +299,27 @@ class SubprocessAdapter(Adapter):
             raise AdapterCrash("protocol violation: latest_checkpoint 'prefix' must be a string or null")
         return prefix
 
+    def merge(self, prefixes: list[str], prefix: str) -> None:
+        self._request({"op": "merge", "prefixes": [str(p) for p in prefixes], "prefix": str(prefix)})
+
+    def update_state(self, directory, model_checkpoint_path, all_model_checkpoint_paths, *,
+                     all_model_checkpoint_timestamps=None, last_preserved_timestamp=None,
+                     save_relative_paths=False) -> None:
+        # The writer's path rewriting depends on the working directory (STATE-21): the
+        # request carries the runner's, and the implementation resolves relative paths against it.
+        self._request({
+            "op": "update_state",
+            "cwd": os.getcwd(),
+            "directory": directory,
+            "model_checkpoint_path": model_checkpoint_path,
+            "all_model_checkpoint_paths": list(all_model_checkpoint_paths),
+            "all_model_checkpoint_timestamps": (None if all_model_checkpoint_timestamps is None
+                                                else [float(t) for t in all_model_checkpoint_timestamps]),
+            "last_preserved_timestamp": (None if last_preserved_timestamp is None
+                                         else float(last_preserved_timestamp)),
+            "save_relative_paths": bool(save_relative_paths),
+        })
+
     @staticmethod
     def _load(out: str, op: str) -> Description:
         try:

@@ -18,6 +18,7 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
@@ -67,6 +68,20 @@ def handle(adapter: Adapter, request: dict) -> dict:
             return {"status": "ok"}
         if op == "latest_checkpoint":
             return {"status": "ok", "prefix": adapter.latest_checkpoint(request["directory"])}
+        if op == "merge":
+            adapter.merge(list(request["prefixes"]), request["prefix"])
+            return {"status": "ok"}
+        if op == "update_state":
+            with _working_directory(request.get("cwd")):
+                adapter.update_state(
+                    request["directory"],
+                    request["model_checkpoint_path"],
+                    list(request.get("all_model_checkpoint_paths") or []),
+                    all_model_checkpoint_timestamps=request.get("all_model_checkpoint_timestamps"),
+                    last_preserved_timestamp=request.get("last_preserved_timestamp"),
+                    save_relative_paths=bool(request.get("save_relative_paths", False)),
+                )
+            return {"status": "ok"}
         return {"status": "unsupported", "message": f"unknown operation {op!r}"}
     except ImplementationError as exc:
         return {"status": "error", "category": exc.reported_category, "message": exc.message}
@@ -76,6 +91,20 @@ def handle(adapter: Adapter, request: dict) -> dict:
         return {"status": "crash", "message": str(exc)}
     except Exception:  # an uncaught exception in the implementation is a crash, reported as such
         return {"status": "crash", "message": traceback.format_exc(limit=8)}
+
+
+@contextlib.contextmanager
+def _working_directory(path):
+    """Run one request as if the process's working directory were ``path`` (the runner's)."""
+    if not path:
+        yield
+        return
+    before = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
 
 
 def serve(adapter: Adapter, stdin: IO[str] = None, stdout: IO[str] = None) -> int:  # type: ignore[assignment]

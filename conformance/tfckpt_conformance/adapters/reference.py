@@ -58,7 +58,8 @@ class ReferenceAdapter(Adapter):
     name = "reference"
     version = getattr(tfckpt, "__version__", "")
     operations = frozenset(
-        {"read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint"}
+        {"read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint",
+         "merge", "update_state"}
     )
     features = frozenset(
         {
@@ -149,3 +150,20 @@ class ReferenceAdapter(Adapter):
     def latest_checkpoint(self, directory: str):
         with _rejections():
             return tfckpt.latest_checkpoint(directory)
+
+    def merge(self, prefixes, prefix: str) -> None:
+        with _rejections():
+            tfckpt.merge_bundles(list(prefixes), prefix)
+
+    def update_state(self, directory, model_checkpoint_path, all_model_checkpoint_paths, *,
+                     all_model_checkpoint_timestamps=None, last_preserved_timestamp=None,
+                     save_relative_paths=False) -> None:
+        with _rejections():
+            tfckpt.update_checkpoint_state(
+                directory,
+                model_checkpoint_path,
+                list(all_model_checkpoint_paths),
+                all_model_checkpoint_timestamps=all_model_checkpoint_timestamps,
+                last_preserved_timestamp=last_preserved_timestamp,
+                save_relative_paths=save_relative_paths,
+            )

@@ -12,8 +12,10 @@ TensorFlow's behaviour and not ours:
   written into a temporary prefix and renamed with ``tf.raw_ops.MergeV2Checkpoints``
   when ``TFCKPT_TF_WRITE_VIA_MERGE=1`` (the path of sharded saves);
 * read_slice: ``tf.raw_ops.RestoreV2`` with a ``"<full shape> <slice>"`` spec;
+* merge: ``tf.raw_ops.MergeV2Checkpoints`` with ``delete_old_dirs=False``;
 * state file: TensorFlow's ``CheckpointState`` text format as
-  ``checkpoint_management`` reads it, and ``update_checkpoint_state_internal`` to write.
+  ``checkpoint_management`` reads it, and ``update_checkpoint_state_internal`` to write
+  (``write_state``, fields verbatim, and ``update_state``, with its own rules).
 
 Data crosses as bit patterns: an array of the bit-pattern dtype is bit-cast
 into the TensorFlow dtype (``tf.bitcast``), and values read are viewed back as
@@ -117,7 +119,8 @@ class TensorFlowAdapter(Adapter):
     name = "tensorflow"
     version = tf.__version__
     operations = frozenset(
-        {"read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint"}
+        {"read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint",
+         "merge", "update_state"}
     )
     features = frozenset(
         {"dtype:*", "string", "sliced", "multi_shard", "object_graph", "v1", "state_file", "big_endian",
@@ -221,3 +224,24 @@ class TensorFlowAdapter(Adapter):
     def latest_checkpoint(self, directory: str):
         with _OpErrors():
             return tf.train.latest_checkpoint(directory)
+
+    def merge(self, prefixes, prefix: str) -> None:
+        with _OpErrors():
+            tf.raw_ops.MergeV2Checkpoints(checkpoint_prefixes=list(prefixes), destination_prefix=prefix,
+                                          delete_old_dirs=False)
+
+    def update_state(self, directory, model_checkpoint_path, all_model_checkpoint_paths, *,
+                     all_model_checkpoint_timestamps=None, last_preserved_timestamp=None,
+                     save_relative_paths=False) -> None:
+        # A ValueError (timestamp count) or RuntimeError (path collision) is TensorFlow refusing
+        # the call without a status code: _OpErrors answers it as UNKNOWN.
+        with _OpErrors():
+            checkpoint_management.update_checkpoint_state_internal(
+                save_dir=directory,
+                model_checkpoint_path=model_checkpoint_path,
+                all_model_checkpoint_paths=list(all_model_checkpoint_paths),
+                all_model_checkpoint_timestamps=(None if all_model_checkpoint_timestamps is None
+                                                 else list(all_model_checkpoint_timestamps)),
+                last_preserved_timestamp=last_preserved_timestamp,
+                save_relative_paths=save_relative_paths,
+            )

@@ -68,7 +68,7 @@ def merge_bundles(
         if not os.path.exists(index_filename(prefix)):
             if allow_missing_files:
                 continue
-            raise errors.NotFoundError("bundle to merge does not exist", file=index_filename(prefix))
+            raise errors.InvalidArgumentError("bundle to merge does not exist", file=index_filename(prefix))
         with BundleReader(prefix) as reader:
             header = reader.header
             if first_header is None:
