@@ -59,7 +59,10 @@ def test_object_graph_paths_rebuild_every_checkpoint_key(case):
             if node_id in paths:
                 assert object_graph.checkpoint_key(paths[node_id], attribute.name) == attribute.checkpoint_key
     stored = {a.checkpoint_key for n in graph.nodes for a in n.attributes}
-    assert keys - {object_graph.OBJECT_GRAPH_KEY} <= stored | {k for k in keys if "/.ATTRIBUTES/" not in k}
+    for key in keys - {object_graph.OBJECT_GRAPH_KEY}:
+        if "/.ATTRIBUTES/" in key and key not in stored:
+            # Legacy saveables (a hash table) record a prefix: <key>-keys, <key>-values (OBJ-13).
+            assert any(key.startswith(k + "-") for k in stored), key
 
 
 def test_escaping_and_full_names():
