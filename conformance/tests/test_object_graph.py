@@ -140,7 +140,7 @@ def _graph_problems(nodes: list[Node], keys: dict) -> list[str]:
 
 @pytest.mark.conformance("Read.ObjectGraph", level="Required")
 @pytest.mark.spec("OBJ-1", "OBJ-2", "OBJ-3", "OBJ-4", "OBJ-5", "OBJ-6", "OBJ-7", "OBJ-8", "OBJ-9", "OBJ-10",
-                  "OBJ-11", "OBJ-12", "OBJ-17", "OBJ-19", "OBJ-21", "SM-1")
+                  "OBJ-11", "OBJ-12", "OBJ-13", "OBJ-17", "OBJ-18", "OBJ-19", "OBJ-21", "SM-1")
 def test_read_object_graph(check, object_graph_case):
     check.require("read", tags=object_graph_case.tags)
     got = check.call_ok(f"read of fixture {object_graph_case.id}", check.impl.read, object_graph_case.prefix,

@@ -36,7 +36,7 @@ def _note(case):
 @pytest.mark.spec("CONF-5", "CONF-6", "CONF-21", "TBL-2", "TBL-4", "TBL-6", "TBL-7", "TBL-20", "TBL-21", "CRC-2", "CRC-3",
                  "ERR-1", "ERR-2", "ERR-3", "IDX-2", "IDX-4", "IDX-5", "IDX-6", "IDX-11", "IDX-12", "IDX-13",
                  "DATA-3", "DATA-5", "DATA-12", "PRIM-5", "PRIM-6", "STR-4", "STR-7", "SLICE-2", "OVR-6",
-                 "SEC-1", "SEC-2", "SEC-3", "SEC-4", "SEC-5")
+                 "SEC-1", "SEC-2", "SEC-3", "SEC-4", "SEC-5", "V1-4", "V1-9", "V1-10")
 def test_read_invalid(check, tf_rejected_case):
     check.require("read", tags=tf_rejected_case.tags)
     expect_rejection(check, f"read of invalid fixture {tf_rejected_case.id}", check.impl.read,
@@ -47,7 +47,7 @@ def test_read_invalid(check, tf_rejected_case):
 @pytest.mark.spec("CONF-5", "CONF-6", "CONF-21", "TBL-2", "TBL-4", "TBL-6", "TBL-7", "TBL-20", "TBL-21", "CRC-2", "CRC-3",
                  "ERR-1", "ERR-2", "ERR-3", "IDX-2", "IDX-4", "IDX-5", "IDX-6", "IDX-11", "IDX-12", "IDX-13",
                  "DATA-3", "DATA-5", "DATA-12", "PRIM-5", "PRIM-6", "STR-4", "STR-7", "SLICE-2", "OVR-6",
-                 "SEC-1", "SEC-2", "SEC-3", "SEC-4", "SEC-5")
+                 "SEC-1", "SEC-2", "SEC-3", "SEC-4", "SEC-5", "V1-4", "V1-9", "V1-10")
 def test_read_invalid_category(check, tf_rejected_case):
     check.require("read", tags=tf_rejected_case.tags)
     expect_rejection(check, f"read of invalid fixture {tf_rejected_case.id}", check.impl.read,
@@ -58,7 +58,7 @@ def test_read_invalid_category(check, tf_rejected_case):
 @pytest.mark.spec("CONF-5", "CONF-6", "CONF-21", "TBL-2", "TBL-4", "TBL-6", "TBL-7", "TBL-20", "TBL-21", "CRC-2", "CRC-3",
                  "ERR-1", "ERR-2", "ERR-3", "IDX-2", "IDX-4", "IDX-5", "IDX-6", "IDX-11", "IDX-12", "IDX-13",
                  "DATA-3", "DATA-5", "DATA-12", "PRIM-5", "PRIM-6", "STR-4", "STR-7", "SLICE-2", "OVR-6",
-                 "SEC-1", "SEC-2", "SEC-3", "SEC-4", "SEC-5")
+                 "SEC-1", "SEC-2", "SEC-3", "SEC-4", "SEC-5", "V1-4", "V1-9", "V1-10")
 def test_read_invalid_where_tensorflow_is_lax(check, tf_lax_case):
     check.require("read", tags=tf_lax_case.tags)
     expect_rejection(check, f"read of invalid fixture {tf_lax_case.id}", check.impl.read, tf_lax_case.prefix,
@@ -82,7 +82,7 @@ def test_validate_invalid_category(check, invalid_case):
 
 
 @pytest.mark.conformance("Read.Acceptable", level="Required")
-@pytest.mark.spec("CONF-6", "CONF-22", "ERR-1", "DATA-11")
+@pytest.mark.spec("CONF-6", "CONF-22", "ERR-1", "DATA-11", "V1-13")
 def test_read_acceptable(check, acceptable_case):
     check.require("read", tags=acceptable_case.tags)
     try:

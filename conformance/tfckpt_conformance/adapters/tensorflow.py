@@ -136,7 +136,15 @@ class TensorFlowAdapter(Adapter):
             for key in sorted(dtypes, key=lambda k: k.encode("utf-8", "surrogateescape")):
                 if dtypes[key].name == "variant":
                     continue  # a description cannot express variant tensors (spec/conformance.md CONF-7)
-                tensors.append(_from_value(key, dtypes[key].name, reader.get_tensor(key)))
+                try:
+                    value = reader.get_tensor(key)
+                except Exception:  # noqa: BLE001 - the Python reader refuses some dtypes and V1 layouts
+                    # TensorFlow's restore op reads what CheckpointReader cannot (V1 complex and
+                    # float16 tensors, sliced V1 tensors) and reports real status codes; a refusal
+                    # here is TensorFlow's answer.
+                    value = tf.raw_ops.RestoreV2(prefix=prefix, tensor_names=[key], shape_and_slices=[""],
+                                                 dtypes=[dtypes[key]])[0].numpy()
+                tensors.append(_from_value(key, dtypes[key].name, value))
         return Description(tensors)
 
     def validate(self, prefix: str) -> None:
