@@ -41,6 +41,7 @@ from .bundle import assembly
 from .bundle.reader import MAX_RANK, key_bytes, key_text
 from .bundle.slices import TensorSlice, encode_slice_key
 from .dtypes import DT_STRING, DType, as_dtype
+from .encoding import decode_varint64
 from .proto import saved_tensor_slice_pb2
 from .table import TableReader
 
@@ -71,6 +72,68 @@ VALUE_FIELDS = {
     "float16": "half_val",
     "string": "string_val",
 }
+
+
+#: Float-valued TensorProto fields: field number and element dtype on the wire.
+_FLOAT_FIELDS = {
+    "float_val": (5, np.dtype("<f4")),
+    "double_val": (6, np.dtype("<f8")),
+    "scomplex_val": (9, np.dtype("<f4")),
+    "dcomplex_val": (12, np.dtype("<f8")),
+}
+
+
+def _length_delimited(buf: bytes, number: int) -> list:
+    """The payloads of every length-delimited field ``number`` of a protobuf message (already parsed once)."""
+    out = []
+    pos = 0
+    while pos < len(buf):
+        tag, pos = decode_varint64(buf, pos, len(buf))
+        kind = tag & 7
+        if kind == 0:
+            _, pos = decode_varint64(buf, pos, len(buf))
+        elif kind == 1:
+            pos += 8
+        elif kind == 5:
+            pos += 4
+        elif kind == 2:
+            length, pos = decode_varint64(buf, pos, len(buf))
+            if tag >> 3 == number:
+                out.append(buf[pos : pos + length])
+            pos += length
+        else:
+            raise ValueError(f"wire type {kind}")
+    return out
+
+
+def _float_field_bytes(record: bytes, number: int, width: int) -> bytes:
+    """Raw element bytes of float field ``number`` of the TensorProto in a SavedTensorSlices record.
+
+    SavedTensorSlices.data (2) -> SavedSlice.data (3) -> TensorProto field; TensorFlow
+    writes these repeated fields packed; unpacked elements are collected too.
+    """
+    chunks = []
+    for saved_slice in _length_delimited(record, 2):
+        for tensor in _length_delimited(saved_slice, 3):
+            pos = 0
+            while pos < len(tensor):
+                tag, pos = decode_varint64(tensor, pos, len(tensor))
+                kind = tag & 7
+                if kind == 2:
+                    length, pos = decode_varint64(tensor, pos, len(tensor))
+                    if tag >> 3 == number:
+                        chunks.append(tensor[pos : pos + length])
+                    pos += length
+                elif kind in (1, 5):
+                    size = 8 if kind == 1 else 4
+                    if tag >> 3 == number and size == width:
+                        chunks.append(tensor[pos : pos + size])
+                    pos += size
+                elif kind == 0:
+                    _, pos = decode_varint64(tensor, pos, len(tensor))
+                else:
+                    raise ValueError(f"wire type {kind}")
+    return b"".join(chunks)
 
 
 class _V1Entry:
@@ -230,9 +293,16 @@ class V1Reader:
         if field == "half_val":
             bits = np.array(raw, dtype=np.int64).astype(np.uint16)
             return bits.view(np.float16).reshape(slice_shape)
-        if per_element == 2:
-            parts = np.array(raw, dtype=np.float32 if field == "scomplex_val" else np.float64)
-            return parts.view(entry.dtype.numpy_dtype).reshape(slice_shape)
+        if field in _FLOAT_FIELDS:
+            # Floats are taken from the wire bytes: going through Python floats would
+            # quiet signalling NaNs (float32 -> double -> float32 changes their bits).
+            number, element = _FLOAT_FIELDS[field]
+            try:
+                raw_bytes = _float_field_bytes(value, number, element.itemsize)
+            except ValueError as exc:
+                raise errors.DataLossError(f"slice record's values cannot be decoded: {exc}", **where) from None
+            bits = np.frombuffer(raw_bytes, dtype=element)
+            return bits.view(entry.dtype.numpy_dtype).reshape(slice_shape)
         base = entry.dtype.numpy_dtype
         plain = base.fields[base.names[0]][0] if base.names else base
         return np.array(raw, dtype=np.int64 if plain.kind in "iu" and field == "int_val" else None).astype(
