@@ -80,7 +80,7 @@ def expected_keys(meta_bytes: bytes) -> dict[str, tuple]:
 
 
 @pytest.mark.conformance("List.MetaGraphKeys", level="Required")
-@pytest.mark.spec("META-7", "META-8", "META-9")
+@pytest.mark.spec("META-7", "META-8", "META-9", "META-10")
 def test_list_meta_graph_keys(check, meta_case):
     check.require("list", tags=meta_case.tags)
     with open(meta_case.file_with_suffix(".meta"), "rb") as f:
