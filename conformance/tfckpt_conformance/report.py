@@ -99,7 +99,7 @@ def render(runs: dict[str, dict]) -> str:
            "not declared by the implementation, or an environment capability absent.", ""]
     out += ["## Summary", ""] + summary_table(runs) + [""]
     for label, run in runs.items():
-        out.append(f"- **{label}**: {run.get('how', '')}; fixtures {run.get('fixtures', '')}; trusted readers "
+        out.append(f"- **{label}**: {_portable(run.get('how', ''))}; fixtures {run.get('fixtures', '')}; trusted readers "
                    f"{', '.join(run.get('trusted_readers', []))}; hypothesis profile "
                    f"{run.get('hypothesis_profile', '')}; {run.get('seconds', '?')} s")
     out.append("")
@@ -144,7 +144,7 @@ def render(runs: dict[str, dict]) -> str:
         any_fail = True
         out += [f"<details><summary>{label}: {len(failing)} failing</summary>", "", "| test | message |", "|---|---|"]
         for t in failing:
-            msg = t.get("message", "").replace("|", "\\|").replace("\n", " ")[:200]
+            msg = scrub_paths(t.get("message", "")).replace("|", "\\|").replace("\n", " ")[:200]
             out.append(f"| `{t['id']}` | {msg} |")
         out += ["", "</details>", ""]
     if not any_fail:
@@ -163,6 +163,23 @@ def update_readme(readme: str, runs: dict[str, dict]) -> bool:
         with open(readme, "w", encoding="utf-8") as f:
             f.write(new)
     return bool(n)
+
+
+_TEMP_PATH = re.compile(r"(?:/var)?/tmp/[^\s'\"|]*")
+
+
+def scrub_paths(text: str) -> str:
+    """A failure message without this machine's temporary paths (they differ on every run)."""
+    return _TEMP_PATH.sub("<temporary path>", text)
+
+
+def _portable(how: str) -> str:
+    """``how`` without this machine's paths: an absolute program path is shown by its name."""
+    kind, sep, command = how.partition(": ")
+    words = command.split(" ", 1)
+    if sep and words and os.path.isabs(words[0]):
+        words[0] = os.path.basename(words[0])
+    return kind + sep + " ".join(words)
 
 
 def main(argv=None) -> int:

@@ -18,6 +18,8 @@ import json
 import os
 import sys
 
+from .report import scrub_paths
+
 FAILING = ("failed", "xfailed", "error")
 
 
@@ -58,7 +60,7 @@ def render(results: dict, header: list[str], comments: dict[str, str]) -> str:
         lines.append("")
     may_fail = sorted(k for k, v in comments.items() if v.startswith("?") and k in by_id and k not in failing)
     for test_id in sorted(set(failing) | set(may_fail)):
-        note = comments.get(test_id) or by_id[test_id].get("message", "").replace("\n", " ")[:160]
+        note = comments.get(test_id) or scrub_paths(by_id[test_id].get("message", "")).replace("\n", " ")[:160]
         mark = ""
         if note.startswith("?"):
             mark, note = "? ", note[1:]

@@ -103,7 +103,7 @@ def _string_array(array: np.ndarray) -> np.ndarray:
 class BundleWriter:
     """Streaming writer of one V2 checkpoint: add tensors one at a time, then :meth:`finish`.
 
-    >>> with BundleWriter("/tmp/ckpt") as writer:          # doctest: +SKIP
+    >>> with BundleWriter("out/ckpt") as writer:          # doctest: +SKIP
     ...     writer.add("w", np.zeros((2, 3), np.float32))
     ...     writer.add_slice("emb", [10, 4], "0,5:-", np.ones((5, 4), np.float32))
     ...     writer.add_slice("emb", [10, 4], "5,5:-", np.ones((5, 4), np.float32))

@@ -1,6 +1,6 @@
 """Regenerate the TensorFlow-written tables in this directory (needs TensorFlow 2.21).
 
-    TF_CPP_MIN_LOG_LEVEL=3 /work/.venvs/tf/bin/python tests/table/data/make_tf_tables.py
+    TF_CPP_MIN_LOG_LEVEL=3 python tests/table/data/make_tf_tables.py
 
 Each file is the raw table TensorFlow wrote, zlib-compressed (level 9) to keep
 the repository small; the tests decompress them and compare our writer's bytes
