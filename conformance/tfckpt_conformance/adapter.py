@@ -142,6 +142,16 @@ class CheckpointState:
             last_preserved_timestamp=float(obj.get("last_preserved_timestamp", 0.0)),
         )
 
+    @classmethod
+    def from_message(cls, message) -> "CheckpointState":
+        """From any parsed ``CheckpointState`` protobuf message (TensorFlow's, tfckpt's, ...)."""
+        return cls(
+            model_checkpoint_path=message.model_checkpoint_path,
+            all_model_checkpoint_paths=list(message.all_model_checkpoint_paths),
+            all_model_checkpoint_timestamps=list(message.all_model_checkpoint_timestamps),
+            last_preserved_timestamp=message.last_preserved_timestamp,
+        )
+
 
 class ImplementationError(Exception):
     """A clean rejection: the implementation refused the input and said why, by category."""

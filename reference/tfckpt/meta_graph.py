@@ -97,16 +97,12 @@ def tensor_proto_to_array(proto, *, name: str = "") -> "np.ndarray":
     """
     import numpy as np
 
+    from .bundle.reader import check_stored_shape
     from .dtypes import DT_STRING, as_dtype
     from .v1 import VALUE_FIELDS
 
     dtype = as_dtype(proto.dtype)
-    shape = tuple(d.size for d in proto.tensor_shape.dim)
-    if any(d < 0 for d in shape):
-        raise errors.DataLossError("constant has a negative dimension", key=name)
-    count = 1
-    for d in shape:
-        count *= d
+    shape, count = check_stored_shape(proto.tensor_shape, dict(key=name))
     if proto.tensor_content:
         if dtype.as_datatype_enum == DT_STRING or len(proto.tensor_content) != count * dtype.itemsize:
             raise errors.DataLossError(

@@ -38,7 +38,7 @@ from google.protobuf.message import DecodeError
 
 from . import errors
 from .bundle import assembly
-from .bundle.reader import MAX_RANK, key_bytes, key_text
+from .bundle.reader import check_stored_shape, check_versions, key_bytes, key_text
 from .bundle.slices import TensorSlice, encode_slice_key
 from .dtypes import DT_STRING, DType, as_dtype
 from .encoding import decode_varint64
@@ -47,7 +47,6 @@ from .table import TableReader
 
 __all__ = ["V1Reader", "VALUE_FIELDS"]
 
-_INT64_MAX = (1 << 63) - 1
 
 #: dtype name -> the TensorProto field holding its values in a V1 record.
 VALUE_FIELDS = {
@@ -187,29 +186,14 @@ class V1Reader:
             raise errors.DataLossError(f"metadata record is not a SavedTensorSlices: {exc}", file=path, key=b"") from None
         if not record.HasField("meta"):
             raise errors.DataLossError("metadata record has no meta", file=path, key=b"")
-        versions = record.meta.versions
-        if versions.producer < 0 or versions.min_consumer > 1 or 1 in versions.bad_consumers:
-            raise errors.InvalidArgumentError(
-                f"V1 checkpoint version {versions.producer} (min consumer {versions.min_consumer}) "
-                "is not readable by version 1",
-                file=path,
-            )
+        check_versions(record.meta.versions, file=path)
         for meta in record.meta.tensor:
             where = dict(file=path, key=meta.name)
             try:
                 dtype = as_dtype(meta.type)
             except errors.CheckpointError:
                 raise errors.UnimplementedError(f"unknown dtype enum {meta.type}", **where) from None
-            if meta.shape.unknown_rank or len(meta.shape.dim) > MAX_RANK:
-                raise errors.DataLossError("invalid stored shape", **where)
-            shape = tuple(d.size for d in meta.shape.dim)
-            count = 1
-            for size in shape:
-                if size < 0:
-                    raise errors.DataLossError(f"negative dimension in shape {list(shape)}", **where)
-                count *= size
-            if count > _INT64_MAX:
-                raise errors.DataLossError(f"shape {list(shape)} has too many elements", **where)
+            shape, _ = check_stored_shape(meta.shape, where)
             slices = []
             for slice_proto in meta.slice:
                 try:

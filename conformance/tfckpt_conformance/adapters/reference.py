@@ -129,12 +129,7 @@ class ReferenceAdapter(Adapter):
         with _rejections():
             with open(path, "rb") as f:
                 proto = state_file.parse_checkpoint_state(f.read(), file=path)
-        return CheckpointState(
-            model_checkpoint_path=proto.model_checkpoint_path,
-            all_model_checkpoint_paths=list(proto.all_model_checkpoint_paths),
-            all_model_checkpoint_timestamps=list(proto.all_model_checkpoint_timestamps),
-            last_preserved_timestamp=proto.last_preserved_timestamp,
-        )
+        return CheckpointState.from_message(proto)
 
     def write_state(self, directory: str, state: CheckpointState) -> None:
         proto = state_file.CheckpointState()

@@ -212,12 +212,7 @@ class TensorFlowAdapter(Adapter):
             text_format.Merge(tf.io.gfile.GFile(path, "r").read(), proto)
         except text_format.ParseError as exc:
             raise ImplementationError("DATA_LOSS", str(exc)) from exc
-        return CheckpointState(
-            model_checkpoint_path=proto.model_checkpoint_path,
-            all_model_checkpoint_paths=list(proto.all_model_checkpoint_paths),
-            all_model_checkpoint_timestamps=list(proto.all_model_checkpoint_timestamps),
-            last_preserved_timestamp=proto.last_preserved_timestamp,
-        )
+        return CheckpointState.from_message(proto)
 
     def write_state(self, directory: str, state: CheckpointState) -> None:
         with _OpErrors():

@@ -56,7 +56,7 @@ from . import assembly, data_layout
 from .naming import data_filename, index_filename
 from .slices import TensorSlice, decode_slice_key, encode_slice_key
 
-__all__ = ["BundleReader", "TensorEntry", "CONSUMER_VERSION", "MAX_RANK"]
+__all__ = ["BundleReader", "TensorEntry", "CONSUMER_VERSION", "MAX_RANK", "check_stored_shape", "check_versions"]
 
 #: The bundle format version this reader implements (``kTensorBundleVersion``).
 CONSUMER_VERSION = 1
@@ -165,22 +165,7 @@ class BundleReader:
                 f"bundle header is not a valid BundleHeaderProto: {exc}", file=self.index_path, key=b""
             ) from None
         self.header = header
-        version = header.version
-        if version.producer < MIN_PRODUCER:
-            raise errors.InvalidArgumentError(
-                f"checkpoint producer version {version.producer} is below the minimum {MIN_PRODUCER}",
-                file=self.index_path,
-            )
-        if version.min_consumer > CONSUMER_VERSION:
-            raise errors.InvalidArgumentError(
-                f"checkpoint needs a reader of version >= {version.min_consumer}; "
-                f"this one implements version {CONSUMER_VERSION}",
-                file=self.index_path,
-            )
-        if CONSUMER_VERSION in version.bad_consumers:
-            raise errors.InvalidArgumentError(
-                f"checkpoint declares reader version {CONSUMER_VERSION} a bad consumer", file=self.index_path
-            )
+        check_versions(header.version, file=self.index_path)
         if header.endianness not in (0, 1):
             raise errors.DataLossError(f"unknown endianness value {header.endianness}", file=self.index_path)
         self.big_endian = header.endianness == 1
@@ -226,12 +211,12 @@ class BundleReader:
         shape_proto = proto.shape
         dims = tuple([dim.size for dim in shape_proto.dim])
         if shape_proto.unknown_rank or len(dims) > MAX_RANK or (dims and min(dims) < 0):
-            _check_shape(shape_proto, self._where(key))  # raises the precise error
+            check_stored_shape(shape_proto, self._where(key))  # raises the precise error
         num_elements = 1
         for size in dims:
             num_elements *= size
         if num_elements > _INT64_MAX:
-            _check_shape(shape_proto, self._where(key))
+            check_stored_shape(shape_proto, self._where(key))
         shape = dims
         slices: tuple[TensorSlice, ...] = ()
         if proto.slices:
@@ -479,7 +464,29 @@ def _shown(key: bytes):
         return key
 
 
-def _check_shape(shape_proto, where: dict) -> tuple[tuple[int, ...], int]:
+def check_versions(version, *, file: str) -> None:
+    """TensorFlow's ``CheckVersions`` for a reader of version 1 (V2 bundles and V1 files alike).
+
+    Raises :class:`InvalidArgumentError` when the producer is older than
+    ``MIN_PRODUCER``, the file needs a newer reader, or it bans version 1.
+    """
+    if version.producer < MIN_PRODUCER:
+        raise errors.InvalidArgumentError(
+            f"checkpoint producer version {version.producer} is below the minimum {MIN_PRODUCER}", file=file
+        )
+    if version.min_consumer > CONSUMER_VERSION:
+        raise errors.InvalidArgumentError(
+            f"checkpoint needs a reader of version >= {version.min_consumer}; "
+            f"this one implements version {CONSUMER_VERSION}",
+            file=file,
+        )
+    if CONSUMER_VERSION in version.bad_consumers:
+        raise errors.InvalidArgumentError(
+            f"checkpoint declares reader version {CONSUMER_VERSION} a bad consumer", file=file
+        )
+
+
+def check_stored_shape(shape_proto, where: dict) -> tuple[tuple[int, ...], int]:
     """Validate a stored ``TensorShapeProto`` as TensorFlow's ``TensorShape::IsValid`` does."""
     if shape_proto.unknown_rank:
         raise errors.DataLossError("stored shape has unknown rank", **where)
