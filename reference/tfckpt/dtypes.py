@@ -157,9 +157,11 @@ for _alias, _target in (("half", "float16"), ("float", "float32"), ("double", "f
 #: Every known dtype, by enum number.
 ALL_DTYPES: tuple[DType, ...] = tuple(_BY_ENUM[k] for k in sorted(_BY_ENUM))
 
+# A plain numpy dtype names the plain TensorFlow type (uint16, not quint16, whose enum
+# number is lower); the quantized types come only from their structured dtypes or by name.
 _NUMPY_TO_DTYPE: dict[np.dtype, DType] = {_QUANTIZED[k]: _BY_ENUM[k] for k in _QUANTIZED}
 for _dt in ALL_DTYPES:
-    if _dt.numpy_dtype is not None and _dt.numpy_dtype not in _NUMPY_TO_DTYPE and _dt.name != "string":
+    if _dt.numpy_dtype is not None and _dt.as_datatype_enum not in _QUANTIZED and _dt.name != "string":
         _NUMPY_TO_DTYPE[_dt.numpy_dtype.newbyteorder("=") if _dt.numpy_dtype.names is None else _dt.numpy_dtype] = _dt
 
 

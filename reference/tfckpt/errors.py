@@ -30,7 +30,9 @@ Rules the rest of the package follows:
 from __future__ import annotations
 
 import os
-from typing import Optional, Union
+import contextlib
+import errno
+from typing import Iterator, Optional, Union
 
 __all__ = [
     "CheckpointError",
@@ -44,6 +46,8 @@ __all__ = [
     "InternalError",
     "CATEGORIES",
     "error_for_category",
+    "from_os_error",
+    "os_errors",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -202,3 +206,40 @@ CATEGORIES = {
 def error_for_category(category: str) -> type:
     """The exception class for a TensorFlow status code name (``"DATA_LOSS"``...)."""
     return CATEGORIES.get(category, CheckpointError)
+
+
+# -- operating-system failures (a full disk, a directory where a file must go ...) ----------------------
+#
+# TensorFlow turns errno values into status codes (tsl/platform/errors.cc, ErrnoToCode); we
+# follow its table for the categories we have, so the same failure gets the same category.
+# PERMISSION_DENIED, OUT_OF_RANGE and the rest stay the base class (UNKNOWN).
+_ERRNO_CLASSES = {
+    "NotFoundError": ("ENOENT", "ENODEV", "ENXIO", "ESRCH"),
+    "AlreadyExistsError": ("EEXIST",),
+    "InvalidArgumentError": ("EINVAL", "ENAMETOOLONG", "E2BIG", "EFAULT", "EILSEQ", "ESPIPE", "ENOTTY"),
+    "FailedPreconditionError": ("EISDIR", "ENOTDIR", "ENOTEMPTY", "EBUSY", "EBADF", "ETXTBSY", "EXDEV"),
+    "ResourceExhaustedError": ("ENOSPC", "EDQUOT", "EMFILE", "ENFILE", "EMLINK", "ENOMEM", "ENOBUFS"),
+    "UnimplementedError": ("ENOSYS", "ENOTSUP", "EOPNOTSUPP"),
+}
+_ERRNO_TO_CLASS = {
+    getattr(errno, name): class_name for class_name, names in _ERRNO_CLASSES.items() for name in names
+    if hasattr(errno, name)
+}
+
+
+def from_os_error(exc: OSError, what: str, *, file: Optional[PathLike] = None) -> CheckpointError:
+    """The tfckpt error for an operating-system failure while ``what`` (``"writing the data file"``)."""
+    cls = globals().get(_ERRNO_TO_CLASS.get(exc.errno, ""), CheckpointError)
+    reason = exc.strerror or str(exc)
+    return cls(f"{what} failed: {reason}", file=file if file is not None else exc.filename)
+
+
+@contextlib.contextmanager
+def os_errors(what: str, *, file: Optional[PathLike] = None) -> Iterator[None]:
+    """Let no ``OSError`` escape: re-raise it as :func:`from_os_error` does (our own errors pass through)."""
+    try:
+        yield
+    except CheckpointError:
+        raise
+    except OSError as exc:
+        raise from_os_error(exc, what, file=file) from exc

@@ -5,6 +5,8 @@ into place (``BundleWriter``: ``<name>.tempstate<random decimal>``; the state
 file: ``<name>.tmp<hex uuid>``).  :func:`atomic_output` does the same: it yields
 a file object open on the temporary path, and on success flushes, fsyncs and
 renames it over the final path; on any failure it deletes the temporary file.
+An operating-system failure (no space, a directory in the way) becomes a
+:mod:`tfckpt.errors` error naming the final file.
 """
 
 from __future__ import annotations
@@ -13,6 +15,8 @@ import contextlib
 import os
 import secrets
 from typing import IO, Iterator
+
+from . import errors
 
 __all__ = ["atomic_output", "tempstate_name"]
 
@@ -25,12 +29,13 @@ def tempstate_name(final_path: str) -> str:
 @contextlib.contextmanager
 def atomic_output(final_path: str, temp_path: str, mode: str = "xb", *, sync: bool = True, **open_args) -> Iterator[IO]:
     try:
-        with open(temp_path, mode, **open_args) as handle:
-            yield handle
-            handle.flush()
-            if sync:
-                os.fsync(handle.fileno())
-        os.replace(temp_path, final_path)
+        with errors.os_errors(f"writing {os.path.basename(final_path)}", file=final_path):
+            with open(temp_path, mode, **open_args) as handle:
+                yield handle
+                handle.flush()
+                if sync:
+                    os.fsync(handle.fileno())
+            os.replace(temp_path, final_path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.remove(temp_path)

@@ -97,3 +97,41 @@ def test_merging_with_an_empty_bundle_counts_only_real_data_files(tmp_path):
     with tfckpt.load_checkpoint(str(tmp_path / "m")) as reader:
         assert reader._impl.num_shards == 1
         assert reader.get_tensor("x").tolist() == [0, 1]
+
+
+def test_plain_numpy_dtypes_name_plain_tensorflow_types():
+    # '<u2' is uint16 (17), not quint16 (16) whose enum number is lower; quantized types need a name.
+    assert tfckpt.as_dtype(np.uint16).name == "uint16"
+    assert tfckpt.as_dtype(np.int8).name == "int8"
+    assert tfckpt.as_dtype(tfckpt.as_dtype("quint16").as_numpy_dtype).name == "quint16"
+
+
+def test_explicit_dtype_keeps_the_values_of_big_endian_arrays(tmp_path):
+    value = np.arange(-3, 3, dtype=">i4")
+    tfckpt.save(tmp_path / "a", {"x": value.astype("<i4")})
+    with tfckpt.BundleWriter(tmp_path / "b") as writer:
+        writer.add("x", value, dtype="int32")
+    for suffix in (".index", ".data-00000-of-00001"):
+        assert (tmp_path / ("a" + suffix)).read_bytes() == (tmp_path / ("b" + suffix)).read_bytes()
+
+
+def test_a_directory_in_the_data_files_place_fails_cleanly(tmp_path):
+    """OVR-3: the data file cannot be completed, so no index appears and no temporary file stays
+    (TensorFlow 2.21 also says FAILED_PRECONDITION, but leaves its temporary data file behind)."""
+    (tmp_path / "ckpt.data-00000-of-00001").mkdir()
+    with pytest.raises(errors.FailedPreconditionError, match="Is a directory"):
+        tfckpt.save(str(tmp_path / "ckpt"), {"a": np.zeros(2, np.float32)})
+    assert sorted(os.listdir(tmp_path)) == ["ckpt.data-00000-of-00001"]
+
+
+def test_os_errors_get_tensorflows_categories():
+    import errno as errno_module
+
+    cases = {errno_module.ENOENT: errors.NotFoundError, errno_module.ENOSPC: errors.ResourceExhaustedError,
+             errno_module.EISDIR: errors.FailedPreconditionError, errno_module.EACCES: errors.CheckpointError}
+    for number, cls in cases.items():
+        made = errors.from_os_error(OSError(number, os.strerror(number), "f"), "writing f")
+        assert type(made) is cls and made.file == "f"
+    with pytest.raises(errors.ResourceExhaustedError):
+        with errors.os_errors("writing x", file="x"):
+            raise OSError(errno_module.ENOSPC, "No space left on device")

@@ -59,7 +59,8 @@ def merge_bundles(
     merged_prefix = os.fspath(merged_prefix)
     directory = os.path.dirname(merged_prefix)
     if directory:
-        os.makedirs(directory, exist_ok=True)
+        with errors.os_errors("creating the merged checkpoint's directory", file=directory):
+            os.makedirs(directory, exist_ok=True)
     merged: dict[bytes, tensor_bundle_pb2.BundleEntryProto] = {}
     renames: dict[str, int] = {}
     first_header = None
@@ -105,7 +106,9 @@ def merge_bundles(
     if first_header is None:
         raise errors.InvalidArgumentError("at least one bundle to merge must exist, but none did")
     for source, new_id in renames.items():
-        os.replace(source, data_filename(merged_prefix, new_id, len(renames)))
+        target = data_filename(merged_prefix, new_id, len(renames))
+        with errors.os_errors(f"renaming {os.path.basename(source)}", file=target):
+            os.replace(source, target)
     header = tensor_bundle_pb2.BundleHeaderProto()
     header.CopyFrom(first_header)
     header.num_shards = len(renames)

@@ -74,6 +74,8 @@ def to_array(value: ArrayLike, dtype: Optional[Union[str, DType]] = None) -> tup
         return array, as_dtype(array.dtype)
     if target.numpy_dtype is None:
         raise errors.UnimplementedError(f"cannot write tensors of dtype {target.name}")
+    if array.dtype.names is None and array.dtype.byteorder == (">" if np.little_endian else "<"):
+        array = array.astype(array.dtype.newbyteorder("="))  # the view below reinterprets native bytes
     if array.dtype == target.numpy_dtype:
         return array, target
     if array.dtype.itemsize != target.itemsize:
@@ -126,12 +128,13 @@ class BundleWriter:
         self._size = 0
         self._closed = False
         directory = os.path.dirname(self.prefix)
-        if directory:
-            os.makedirs(directory, exist_ok=True)
         self._data_path = data_filename(self.prefix, 0, 1)
         self._data_temp = tempstate_name(self._data_path)
         self._index_temp: Optional[str] = None
-        self._data = open(self._data_temp, "xb")
+        with errors.os_errors("creating the data file", file=self._data_path):
+            if directory:
+                os.makedirs(directory, exist_ok=True)
+            self._data = open(self._data_temp, "xb")
 
     # ------------------------------------------------------------------ adding
 
@@ -225,7 +228,7 @@ class BundleWriter:
             self._data.write(payload)
         except OSError as exc:
             self.abort()
-            raise errors.CheckpointError(f"writing the data file failed: {exc}", file=self._data_path) from exc
+            raise errors.from_os_error(exc, "writing the data file", file=self._data_path) from exc
         entry.size = len(payload)
         entry.crc32c = masked
         self._size += len(payload)
@@ -242,11 +245,12 @@ class BundleWriter:
         self._check_open()
         self._closed = True
         try:
-            self._data.flush()
-            if self.sync:
-                os.fsync(self._data.fileno())
-            self._data.close()
-            os.replace(self._data_temp, self._data_path)
+            with errors.os_errors("finishing the data file", file=self._data_path):
+                self._data.flush()
+                if self.sync:
+                    os.fsync(self._data.fileno())
+                self._data.close()
+                os.replace(self._data_temp, self._data_path)
             header = tensor_bundle_pb2.BundleHeaderProto()
             header.num_shards = 1
             header.version.producer = PRODUCER_VERSION
