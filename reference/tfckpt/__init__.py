@@ -15,8 +15,11 @@ Layers, each importing only from those above it in this list:
 :mod:`tfckpt.errors`, :mod:`tfckpt.encoding`, :mod:`tfckpt.checksums`,
 :mod:`tfckpt.dtypes`, :mod:`tfckpt.proto` (generated), :mod:`tfckpt.table`
 (the SSTable container), :mod:`tfckpt.bundle` (V2 index and data files),
-:mod:`tfckpt.v1` (legacy V1 files), :mod:`tfckpt.state_file`, and this
-package's reading API in :mod:`tfckpt.checkpoint_reader`.
+:mod:`tfckpt.v1` and :mod:`tfckpt.v1_writer` (legacy V1 files), :mod:`tfckpt.state_file`, and this
+package's reading API in :mod:`tfckpt.checkpoint_reader`.  Above the files, what
+their contents mean: :mod:`tfckpt.object_graph` (TF2 object graphs),
+:mod:`tfckpt.meta_graph` (``.meta`` files), :mod:`tfckpt.saved_model`, and
+:mod:`tfckpt.keys`, which finds the key of an object, a slot or a TF1 variable.
 
 The format itself is specified in ``spec/`` of the source repository.
 """
@@ -31,6 +34,7 @@ from .state_file import (
     latest_checkpoint,
     update_checkpoint_state,
 )
+from .v1_writer import write_v1
 
 __version__ = "0.1.0"
 
@@ -51,4 +55,5 @@ __all__ = [
     "save",
     "save_sharded",
     "update_checkpoint_state",
+    "write_v1",
 ]

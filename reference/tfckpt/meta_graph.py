@@ -20,17 +20,22 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Union
+from typing import Optional, Union
 
 from google.protobuf.message import DecodeError
 
 from . import errors
-from .proto import graph_pb2, meta_graph_pb2, variable_pb2
+from .proto import graph_pb2, meta_graph_pb2, saver_pb2, variable_pb2
 
 __all__ = [
     "read_meta_graph",
     "read_graph_def",
     "variable_defs",
+    "VARIABLE_COLLECTIONS",
+    "node_name",
+    "variable_key",
+    "find_variable",
+    "saver_version_name",
     "meta_graph_filename",
     "tensor_proto_to_array",
     "graph_constants",
@@ -85,6 +90,73 @@ def variable_defs(meta_graph, collection: str = "variables") -> list:
             raise errors.DataLossError(f"collection {collection!r} item {index} is not a VariableDef: {exc}") from None
         out.append(definition)
     return out
+
+
+#: Collections whose items are serialized ``VariableDef`` messages (META-7), searched in this order.
+VARIABLE_COLLECTIONS = ("variables", "trainable_variables", "global_step", "local_variables", "model_variables")
+
+
+def saver_version_name(version: int) -> str:
+    """A ``SaverDef.version`` value as its enum name (``LEGACY``, ``V1``, ``V2``), or the number if unknown."""
+    try:
+        return saver_pb2.SaverDef.CheckpointFormatVersion.Name(version)
+    except ValueError:
+        return str(version)
+
+
+# -- from a graph variable to its checkpoint key (spec/meta-graph.md §6) -----------------------------------
+#
+#   VariableDef{variable_name: "dense/kernel:0"}                     -> key "dense/kernel"
+#   VariableDef{variable_name: "emb/part_1:0",
+#               save_slice_info_def{full_name: "emb", full_shape: [10, 4],
+#                                   var_offset: [5, 0], var_shape: [5, 4]}}
+#                                                                    -> key "emb", slice "10 4 5,5:0,4"
+
+
+def node_name(tensor_name: str) -> str:
+    """The node of a tensor name: ``dense/kernel:0`` -> ``dense/kernel`` (split at the last ``:``, META-8).
+
+    A name without ``:`` is already a node name.  A suffix that is not a decimal
+    output index raises :class:`DataLossError`.
+    """
+    node, colon, index = tensor_name.rpartition(":")
+    if not colon:
+        return tensor_name
+    if not index.isdigit() or not index.isascii() or not node:
+        raise errors.DataLossError(f"{tensor_name!r} is not a tensor name <node>:<output index>")
+    return node
+
+
+def variable_key(definition) -> tuple[str, Optional[str]]:
+    """``(checkpoint key, shape-and-slice string or None)`` of a ``VariableDef`` (META-9, META-10).
+
+    A piece of a partitioned variable is stored as a slice of the full
+    variable's entry; every other variable under its node name.  (A ``Saver``
+    given a dict of new names stores under those names, which the ``.meta``
+    does not record: the caller must then find the key missing, not guess.)
+    """
+    if definition.HasField("save_slice_info_def"):
+        info = definition.save_slice_info_def
+        if not (len(info.full_shape) == len(info.var_offset) == len(info.var_shape)) or not info.full_name:
+            raise errors.DataLossError(
+                f"variable {definition.variable_name!r}: save_slice_info_def has {len(info.full_shape)} dims, "
+                f"{len(info.var_offset)} offsets, {len(info.var_shape)} lengths and full_name {info.full_name!r}"
+            )
+        shape = " ".join(str(d) for d in info.full_shape)
+        pairs = ":".join(f"{o},{n}" for o, n in zip(info.var_offset, info.var_shape))
+        return info.full_name, f"{shape} {pairs}"
+    return node_name(definition.variable_name), None
+
+
+def find_variable(meta_graph, name: str):
+    """The ``VariableDef`` of the variable ``name`` (tensor name ``dense/kernel:0`` or node name
+    ``dense/kernel``) in the first collection of :data:`VARIABLE_COLLECTIONS` that lists it."""
+    wanted = node_name(name)
+    for collection in VARIABLE_COLLECTIONS:
+        for definition in variable_defs(meta_graph, collection):
+            if node_name(definition.variable_name) == wanted:
+                return definition
+    raise errors.NotFoundError(f"no variable {name!r} in the meta graph's variable collections")
 
 
 def tensor_proto_to_array(proto, *, name: str = "") -> "np.ndarray":

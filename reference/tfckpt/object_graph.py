@@ -45,12 +45,19 @@ __all__ = [
     "node_paths",
     "slot_variable_paths",
     "full_name_to_key",
+    "VARIABLE_VALUE_KEY",
+    "resolve_node",
+    "attribute_key",
+    "resolve_key",
+    "resolve_slot_key",
 ]
 
 #: The bundle key of the serialized object graph (``OBJECT_GRAPH_PROTO_KEY``).
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 OBJECT_ATTRIBUTES_NAME = ".ATTRIBUTES"
 OPTIMIZER_SLOTS_NAME = ".OPTIMIZER_SLOT"
+#: The attribute name of a variable's value (``trackable.VARIABLE_VALUE_KEY``).
+VARIABLE_VALUE_KEY = "VARIABLE_VALUE"
 
 TrackableObjectGraph = trackable_object_graph_pb2.TrackableObjectGraph
 
@@ -156,3 +163,74 @@ def full_name_to_key(graph: TrackableObjectGraph) -> dict[str, str]:
             if attribute.full_name:
                 mapping[attribute.full_name] = attribute.checkpoint_key
     return mapping
+
+
+# -- from an object to its key (spec/object-graph.md §4.6, OBJ-14, OBJ-15) ---------------------------------
+#
+# A key is *looked up* in the graph, never rebuilt from the path the caller
+# gives: the caller's route to an object need not be the breadth-first route
+# TensorFlow used to name it (a shared object has several), and attributes
+# may carry keys of any shape (prefix-style legacy saveables, OBJ-13).
+#
+#   path ["m.x/y", "lst", "1"]     node 0 --m.x/y--> 1 --lst--> 4 --1--> 6
+#                                  node 6 attribute VARIABLE_VALUE
+#                                  -> checkpoint_key "m..x.Sy/d/e/.ATTRIBUTES/VARIABLE_VALUE"
+
+
+def resolve_node(graph, path: Iterable[str], *, key: Optional[str] = OBJECT_GRAPH_KEY) -> int:
+    """The node reached from the root by following ``path``, a sequence of *unescaped* local names.
+
+    At each step the first child (in list order) whose ``local_name`` equals the
+    name byte for byte is taken.  A step with no such child raises :class:`NotFoundError`.
+    ``graph`` is a checked ``TrackableObjectGraph``, or any graph whose nodes have the
+    same ``children`` (a SavedModel's ``SavedObjectGraph``); ``key`` is what errors name.
+    """
+    if not graph.nodes:
+        raise errors.NotFoundError("the object graph has no nodes", key=key)
+    node_id = 0
+    walked: list[str] = []
+    for name in path:
+        for child in graph.nodes[node_id].children:
+            if child.local_name == name:
+                node_id = child.node_id
+                break
+        else:
+            where = "/".join(walked) or "the root"
+            raise errors.NotFoundError(f"object {where} (node {node_id}) has no child {name!r}", key=key)
+        walked.append(name)
+    return node_id
+
+
+def attribute_key(graph: TrackableObjectGraph, node_id: int, attribute: str = VARIABLE_VALUE_KEY) -> str:
+    """The ``checkpoint_key`` of ``attribute`` of node ``node_id``: the attribute named so,
+    else the one named with the escaped name (OBJ-10); :class:`NotFoundError` if neither exists."""
+    attributes = graph.nodes[node_id].attributes
+    for wanted in (attribute, escape_local_name(attribute)):
+        for candidate in attributes:
+            if candidate.name == wanted:
+                return candidate.checkpoint_key
+    names = [a.name for a in attributes]
+    raise errors.NotFoundError(f"node {node_id} has no attribute {attribute!r} (it has {names})", key=OBJECT_GRAPH_KEY)
+
+
+def resolve_key(graph: TrackableObjectGraph, path: Iterable[str], attribute: str = VARIABLE_VALUE_KEY) -> str:
+    """The bundle key of ``attribute`` of the object at ``path`` (OBJ-14).
+
+    ``resolve_key(graph, ["layer", "kernel"])`` -> ``"layer/kernel/.ATTRIBUTES/VARIABLE_VALUE"``.
+    """
+    return attribute_key(graph, resolve_node(graph, path), attribute)
+
+
+def resolve_slot_key(
+    graph: TrackableObjectGraph, variable: Iterable[str], optimizer: Iterable[str], slot_name: str
+) -> str:
+    """The bundle key of the optimizer slot ``slot_name`` (``m``, ``momentum`` ...) that the
+    optimizer at path ``optimizer`` keeps for the variable at path ``variable`` (OBJ-15)."""
+    variable_id = resolve_node(graph, variable)
+    optimizer_id = resolve_node(graph, optimizer)
+    for slot in graph.nodes[optimizer_id].slot_variables:
+        if slot.original_variable_node_id == variable_id and slot.slot_name == slot_name:
+            return attribute_key(graph, slot.slot_variable_node_id)
+    raise errors.NotFoundError(
+        f"optimizer node {optimizer_id} has no slot {slot_name!r} for variable node {variable_id}", key=OBJECT_GRAPH_KEY
+    )
