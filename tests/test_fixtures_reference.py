@@ -60,10 +60,11 @@ def test_acceptable_fixture_reads_or_fails_as_allowed(case):
     with tfckpt.load_checkpoint(case.prefix) as reader:
         expected = case.description()
         assert not D.compare(expected, _describe(reader, expected.keys()), check_partitions=False)
-        for key in case.undescribed_keys:
-            with pytest.raises(errors.CheckpointError) as info:
+        for key in case.undescribed_keys:  # values a description cannot express: read, or refused as allowed
+            try:
                 reader.get_tensor(key)
-            assert info.value.category in case.undescribed_key_categories
+            except errors.CheckpointError as exc:
+                assert exc.category in case.undescribed_key_categories, f"{type(exc).__name__}: {exc}"
 
 
 INVALID = [c for s in SETS for c in s.invalid()]

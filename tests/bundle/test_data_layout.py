@@ -37,6 +37,22 @@ def test_zero_element_string_tensor_is_the_masked_crc_of_nothing():
     assert crc == checksums.mask(crc32c.crc32c(payload))
 
 
+def test_zero_element_string_tensor_stored_as_no_bytes():
+    # STR-6: size 0 is read as the empty tensor, its crc32c checked as mask(0) (DATA-8)
+    assert data_layout.decode_strings(b"", 0, big_endian=False, verify=True, expected_masked_crc=checksums.mask(0)) == []
+    with pytest.raises(data_layout.StringLayoutError, match="checksum"):
+        data_layout.decode_strings(b"", 0, big_endian=False, verify=True, expected_masked_crc=0)
+
+
+@pytest.mark.parametrize("count", [1, 2])
+def test_string_length_varint_longer_than_10_bytes(count):
+    # PRIM-2: 16383 (ff 7f) padded to 11 bytes; the checksums, which do not cover the varints, stay right
+    payload, crc = data_layout.encode_strings([b"x" * 16383] + [b"y"] * (count - 1))
+    overlong = b"\xff\xff" + b"\x80" * 8 + b"\x00" + payload[2:]
+    with pytest.raises(data_layout.StringLayoutError, match="longer than 10 bytes"):
+        data_layout.decode_strings(overlong, count, big_endian=False, verify=True, expected_masked_crc=crc)
+
+
 def test_long_string_length_is_a_multibyte_varint():
     payload, _ = data_layout.encode_strings([b"x" * 16384])
     assert payload[:3] == b"\x80\x80\x01"

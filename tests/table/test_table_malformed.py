@@ -295,6 +295,13 @@ def test_truncated_varint_in_entry():
         read_all(forge_table([block], [b"c"]))
 
 
+def test_overlong_varint32_in_entry():
+    # PRIM-2: value_len 1 written in 6 bytes (81 80 80 80 80 00); a varint32 has at most 5
+    block = forge_entry(0, b"a", b"1") + b"\x00\x01\x81\x80\x80\x80\x80\x00" + b"b2" + struct.pack("<II", 0, 1)
+    with pytest.raises(DataLossError, match="longer than 5 bytes"):
+        read_all(forge_table([block], [b"c"]))
+
+
 def test_shared_longer_than_previous_key():
     block = forge_entry(0, b"a", b"1") + forge_entry(3, b"b", b"2") + struct.pack("<II", 0, 1)
     with pytest.raises(DataLossError, match="shares 3 bytes with a previous key of 1"):

@@ -22,6 +22,16 @@ order of the writing host (the header's ``endianness``); nothing else::
   running CRC over the 4 raw checksum bytes and then over the string bytes.
   A zero-element string tensor is therefore 4 bytes: ``mask(0)``, ``d8 ea 82 a2``.
 
+*DT_VARIANT* -- per element, a serialized ``VariantTensorDataProto``::
+
+    [varint64 len] [len bytes of proto] [fixed32 masked crc]    ... for each element
+
+  One running CRC covers the whole tensor: for each element it is extended
+  with ``len`` as an *8-byte* integer and with the proto bytes; the element's
+  checksum is ``mask`` of the running CRC at that point, and the running CRC
+  then continues over those 4 stored bytes.  The entry's ``crc32c`` is
+  ``mask`` of the final running CRC.
+
 This module turns arrays into those bytes and back; it knows nothing of files
 or index entries.  Decoders raise :class:`ValueError` with a precise reason and
 the caller (the bundle reader) adds file, key and offset.
@@ -42,6 +52,7 @@ __all__ = [
     "decode_fixed_width",
     "encode_strings",
     "decode_strings",
+    "decode_variants",
     "StringLayoutError",
 ]
 
@@ -217,3 +228,50 @@ def decode_strings(
     bounds[1:] += pos
     edges = bounds.tolist()
     return [buffer[a:b] for a, b in zip(edges[:-1], edges[1:])]
+
+
+# ---------------------------------------------------------------- variants
+
+
+def decode_variants(
+    buffer: bytes,
+    num_elements: int,
+    *,
+    big_endian: bool,
+    verify: bool,
+    expected_masked_crc: int,
+) -> list[bytes]:
+    """Split a variant tensor's bytes into its elements' serialized ``VariantTensorDataProto``s.
+
+    Every element's checksum is checked (TensorFlow does so always); the entry
+    CRC only when ``verify``.  The whole ``buffer`` must be consumed exactly.
+    Raises :class:`StringLayoutError` (the layout is string-like).
+    """
+    size = len(buffer)
+    if num_elements * 5 > size:  # each element takes at least a length byte and its checksum
+        raise StringLayoutError(f"{num_elements} variant elements cannot fit in an entry of {size} bytes")
+    order = "big" if big_endian else "little"
+    crc, pos, elements = 0, 0, []
+    for index in range(num_elements):
+        try:
+            length, start = decode_varint64(buffer, pos, size)
+        except ValueError as exc:
+            raise StringLayoutError(f"variant element {index}: {exc}", position=pos) from None
+        end = start + length
+        if end + 4 > size:
+            raise StringLayoutError(f"variant element {index} ({length} bytes) runs past the end of the entry",
+                                    position=start)
+        crc = checksums.extend(crc, length.to_bytes(8, order))
+        crc = checksums.extend(crc, buffer[start:end])
+        stored = int.from_bytes(buffer[end:end + 4], order)
+        if stored != checksums.mask(crc):
+            raise StringLayoutError(f"the checksum after variant element {index} does not match", checksum=True,
+                                    position=end)
+        crc = checksums.extend(crc, buffer[end:end + 4])
+        elements.append(buffer[start:end])
+        pos = end + 4
+    if pos != size:
+        raise StringLayoutError(f"{size - pos} bytes left over after {num_elements} variant elements", position=pos)
+    if verify and checksums.mask(crc) != expected_masked_crc:
+        raise StringLayoutError("tensor checksum does not match", checksum=True, position=0)
+    return elements

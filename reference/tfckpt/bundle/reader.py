@@ -49,8 +49,8 @@ import numpy as np
 from google.protobuf.message import DecodeError
 
 from .. import checksums, errors
-from ..dtypes import ALL_DTYPES, DT_STRING, DType
-from ..proto import tensor_bundle_pb2
+from ..dtypes import ALL_DTYPES, DT_STRING, DT_VARIANT, DType
+from ..proto import tensor_bundle_pb2, tensor_pb2
 from ..table import TableReader
 from . import assembly, data_layout
 from .naming import data_filename, index_filename
@@ -313,7 +313,7 @@ class BundleReader:
 
     def _read_entry(self, entry: TensorEntry) -> np.ndarray:
         dtype = entry.dtype
-        if not dtype.is_memcpy and dtype.as_datatype_enum != DT_STRING:
+        if not dtype.is_memcpy and dtype.as_datatype_enum not in (DT_STRING, DT_VARIANT):
             raise errors.UnimplementedError(
                 f"reading values of dtype {dtype.name} is not supported", file=self.index_path, key=_shown(entry.key)
             )
@@ -338,6 +338,8 @@ class BundleReader:
             return result
         buffer = bytearray(entry.size)
         self._read_into(handle[0], entry.offset, buffer, where)
+        if dtype.as_datatype_enum == DT_VARIANT:
+            return self._variants(bytes(buffer), entry, where)
         try:
             elements = data_layout.decode_strings(
                 bytes(buffer),
@@ -350,6 +352,29 @@ class BundleReader:
             raise errors.DataLossError(str(exc), **where) from None
         result = np.empty(entry.num_elements, dtype=object)
         result[:] = elements
+        return result.reshape(entry.shape)
+
+    def _variants(self, buffer: bytes, entry: TensorEntry, where: dict) -> np.ndarray:
+        """Each element as a ``VariantTensorDataProto`` message (spec DATA-10, DATA-11, SEC-8).
+
+        Decoding an element into a ``TensorList`` or another C++ object is outside
+        the format; protobuf's nesting limit (100) bounds how deep a hostile proto
+        may go before it is refused.
+        """
+        try:
+            raw = data_layout.decode_variants(buffer, entry.num_elements, big_endian=self.big_endian,
+                                              verify=self.verify_checksums, expected_masked_crc=entry.crc32c)
+        except data_layout.StringLayoutError as exc:
+            raise errors.DataLossError(str(exc), **where) from None
+        result = np.empty(entry.num_elements, dtype=object)
+        for index, data in enumerate(raw):
+            message = tensor_pb2.VariantTensorDataProto()
+            try:
+                message.ParseFromString(data)
+            except DecodeError as exc:
+                raise errors.DataLossError(f"variant element {index} is not a VariantTensorDataProto: {exc}",
+                                           **where) from None
+            result[index] = message
         return result.reshape(entry.shape)
 
     @staticmethod
@@ -418,7 +443,7 @@ class BundleReader:
                 )
             slice_entries.append((tensor_slice, overlap, slice_entry))
         by_slice = {tensor_slice: slice_entry for tensor_slice, _, slice_entry in slice_entries}
-        numpy_dtype = object if entry.dtype.as_datatype_enum == DT_STRING else entry.dtype.numpy_dtype
+        numpy_dtype = object if entry.dtype.as_datatype_enum in (DT_STRING, DT_VARIANT) else entry.dtype.numpy_dtype
         return assembly.assemble(
             shape, target, numpy_dtype, pieces, lambda tensor_slice: self._read_entry(by_slice[tensor_slice])
         )
