@@ -59,7 +59,7 @@ def test_read_partitioned(check, sliced_case):
 
 
 @pytest.mark.conformance("Read.Strings", level="Required")
-@pytest.mark.spec("STR-1", "STR-2", "STR-3", "STR-5")
+@pytest.mark.spec("STR-1", "STR-2", "STR-3", "STR-5", "STR-6")
 def test_read_strings(check, string_case):
     check.require("read", tags=string_case.tags)
     _read_view(check, string_case, lambda t: t.dtype == STRING, "string")

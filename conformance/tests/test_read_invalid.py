@@ -28,15 +28,21 @@ from tfckpt_conformance.checks import expect_rejection
 from tfckpt_conformance.description import assert_same
 
 
+#: The rules the invalid fixtures break, between them (each fixture's ``reason`` names its own).
+INVALID_READ_RULES = (
+    "CONF-5", "CONF-6", "CONF-21", "TBL-2", "TBL-4", "TBL-6", "TBL-7", "TBL-20", "TBL-21", "CRC-2", "CRC-3",
+    "ERR-1", "ERR-2", "ERR-3", "IDX-2", "IDX-4", "IDX-5", "IDX-6", "IDX-11", "IDX-12", "IDX-13",
+    "DATA-3", "DATA-5", "DATA-12", "PRIM-2", "PRIM-5", "PRIM-6", "STR-4", "STR-7", "SLICE-2", "OVR-6",
+    "SEC-1", "SEC-2", "SEC-3", "SEC-4", "SEC-5", "V1-4", "V1-9", "V1-10", "DATA-10", "DATA-11", "SEC-8",
+)
+
+
 def _note(case):
     return f" (fixture {case.id}; TensorFlow: {case.tf_behaviour})" if case.tf_behaviour else f" (fixture {case.id})"
 
 
 @pytest.mark.conformance("Read.Invalid", level="Required")
-@pytest.mark.spec("CONF-5", "CONF-6", "CONF-21", "TBL-2", "TBL-4", "TBL-6", "TBL-7", "TBL-20", "TBL-21", "CRC-2", "CRC-3",
-                 "ERR-1", "ERR-2", "ERR-3", "IDX-2", "IDX-4", "IDX-5", "IDX-6", "IDX-11", "IDX-12", "IDX-13",
-                 "DATA-3", "DATA-5", "DATA-12", "PRIM-5", "PRIM-6", "STR-4", "STR-7", "SLICE-2", "OVR-6",
-                 "SEC-1", "SEC-2", "SEC-3", "SEC-4", "SEC-5", "V1-4", "V1-9", "V1-10")
+@pytest.mark.spec(*INVALID_READ_RULES)
 def test_read_invalid(check, tf_rejected_case):
     check.require("read", tags=tf_rejected_case.tags)
     expect_rejection(check, f"read of invalid fixture {tf_rejected_case.id}", check.impl.read,
@@ -44,10 +50,7 @@ def test_read_invalid(check, tf_rejected_case):
 
 
 @pytest.mark.conformance("Read.InvalidCategory", level="Recommended")
-@pytest.mark.spec("CONF-5", "CONF-6", "CONF-21", "TBL-2", "TBL-4", "TBL-6", "TBL-7", "TBL-20", "TBL-21", "CRC-2", "CRC-3",
-                 "ERR-1", "ERR-2", "ERR-3", "IDX-2", "IDX-4", "IDX-5", "IDX-6", "IDX-11", "IDX-12", "IDX-13",
-                 "DATA-3", "DATA-5", "DATA-12", "PRIM-5", "PRIM-6", "STR-4", "STR-7", "SLICE-2", "OVR-6",
-                 "SEC-1", "SEC-2", "SEC-3", "SEC-4", "SEC-5", "V1-4", "V1-9", "V1-10")
+@pytest.mark.spec(*INVALID_READ_RULES)
 def test_read_invalid_category(check, tf_rejected_case):
     check.require("read", tags=tf_rejected_case.tags)
     expect_rejection(check, f"read of invalid fixture {tf_rejected_case.id}", check.impl.read,
@@ -55,10 +58,7 @@ def test_read_invalid_category(check, tf_rejected_case):
 
 
 @pytest.mark.conformance("Read.InvalidStrict", level="Recommended")
-@pytest.mark.spec("CONF-5", "CONF-6", "CONF-21", "TBL-2", "TBL-4", "TBL-6", "TBL-7", "TBL-20", "TBL-21", "CRC-2", "CRC-3",
-                 "ERR-1", "ERR-2", "ERR-3", "IDX-2", "IDX-4", "IDX-5", "IDX-6", "IDX-11", "IDX-12", "IDX-13",
-                 "DATA-3", "DATA-5", "DATA-12", "PRIM-5", "PRIM-6", "STR-4", "STR-7", "SLICE-2", "OVR-6",
-                 "SEC-1", "SEC-2", "SEC-3", "SEC-4", "SEC-5", "V1-4", "V1-9", "V1-10")
+@pytest.mark.spec(*INVALID_READ_RULES)
 def test_read_invalid_where_tensorflow_is_lax(check, tf_lax_case):
     check.require("read", tags=tf_lax_case.tags)
     expect_rejection(check, f"read of invalid fixture {tf_lax_case.id}", check.impl.read, tf_lax_case.prefix,
@@ -112,3 +112,29 @@ def test_list_missing_prefix(check, tmp_path):
     check.require("list")
     expect_rejection(check, "list of a prefix with no files", check.impl.list, os.path.join(str(tmp_path), "nothing"),
                      category="NOT_FOUND")
+
+
+def _file_names(case) -> list[str]:
+    """What a message may use to name the files of ``case``'s checkpoint: the prefix as a path (TensorFlow
+    names a data file as "TensorBundle at <prefix> shard <n>"), each file's name, and the prefix's own name
+    followed by ``.index`` / ``.data-`` (a missing shard is not among the files)."""
+    base = os.path.basename(case.prefix)
+    names = {case.prefix, base + ".index", base + ".data-"}
+    names |= {os.path.basename(f) for f in case.files if f.endswith(".index") or ".data-" in f}
+    if "v1" in case.tags:  # a V1 file, or a pattern whose shards share the part before the first wildcard
+        names |= {os.path.basename(f) for f in case.files if os.path.dirname(f) == os.path.dirname(case.prefix)
+                  and not f.endswith((".json", ".npz", ".meta")) and os.path.basename(f) != "checkpoint"}
+        names.add(base.split("?", 1)[0].split("*", 1)[0])
+    return sorted(n for n in names if n)
+
+
+@pytest.mark.conformance("Read.InvalidMessage", level="Recommended")
+@pytest.mark.spec("ERR-4", "CONF-5")
+def test_read_invalid_message_names_file(check, tf_rejected_case):
+    """The rejection's message names the file concerned (by its name or path)."""
+    check.require("read", tags=tf_rejected_case.tags)
+    exc = expect_rejection(check, f"read of invalid fixture {tf_rejected_case.id}", check.impl.read,
+                           tf_rejected_case.prefix, case_note=_note(tf_rejected_case))
+    names = _file_names(tf_rejected_case)
+    assert any(n in exc.message for n in names), (
+        f"the rejection of invalid fixture {tf_rejected_case.id} names none of its files {names}: {exc.message[:300]!r}")

@@ -32,12 +32,11 @@ def write_base(tmp_path_factory):
 
 @pytest.mark.conformance("Write.Trusted", level="Required")
 @pytest.mark.spec("CONF-8", "CONF-23")
+@pytest.mark.judged_by("consumer")
 @pytest.mark.parametrize("consumer", CONSUMERS)
 def test_write_trusted(check, write_input_case, consumer, write_base):
     check.require("write", tags=write_input_case.tags)
     check.roles(producer=check.run.label, consumer=consumer)
-    if consumer == check.run.label:
-        pytest.skip(f"{consumer} reading its own output is RoundTrip.ImplToImpl")
     reader = check.require_consumer(consumer)
     desc = write_input_case.description()
     with scratch_dir(write_base) as d:
@@ -133,3 +132,34 @@ def test_write_whole_slice_is_ordinary(check, spec, write_base):
         got = check.trusted_call(reader, "the whole-slice write", reader.read, prefix, verify=True)
     assert_same(Description([_floats("w", [1, 2, 3, 4])]), got, what="reference's read of the whole-slice write")
     assert not got.tensors[0].partitions, f"stored as slices {got.tensors[0].partitions}, expected an ordinary entry"
+
+
+# -- a write that cannot finish (spec/overview.md OVR-3) -------------------------------------------------
+
+
+def _write_into_blocked_data_file(check, write_base):
+    """Write where a directory occupies the data file's final name, so the data file cannot be completed;
+    returns the names left in the directory (the blocking directory aside)."""
+    check.require("write")
+    with scratch_dir(write_base) as d:
+        prefix = os.path.join(d, "ckpt")
+        os.mkdir(prefix + ".data-00000-of-00001")
+        expect_rejection(check, "write whose data file's name is taken by a directory", check.impl.write,
+                         Description([_floats("a", [1, 2])]), prefix)
+        return sorted(n for n in os.listdir(d) if n != "ckpt.data-00000-of-00001")
+
+
+@pytest.mark.conformance("Write.Errors.data-file-blocked", level="Required")
+@pytest.mark.spec("OVR-3", "ERR-5")
+def test_write_fails_without_index(check, write_base):
+    """The index appears only after every data file is complete: a failed data file means no index."""
+    left = _write_into_blocked_data_file(check, write_base)
+    assert "ckpt.index" not in left, f"a failed write left an index file: {left}"
+
+
+@pytest.mark.conformance("Write.Errors.data-file-blocked-cleanup", level="Recommended")
+@pytest.mark.spec("OVR-3")
+def test_write_fails_cleanly(check, write_base):
+    """...and leaves none of its temporary files behind."""
+    left = _write_into_blocked_data_file(check, write_base)
+    assert not left, f"a failed write left files behind: {left}"

@@ -16,6 +16,11 @@ its operations, on canonical descriptions (``description.py``)::
     merge(prefixes, prefix)         merge bundles into one sharded checkpoint (MergeV2Checkpoints)
     update_state(directory, ...)    record a new checkpoint in the state file, TensorFlow's way
                                     (update_checkpoint_state), unlike write_state's verbatim fields
+    resolve(location, query)        the bundle key of an object path, an optimizer slot or a TF1
+                                    variable name, in a checkpoint or a SavedModel -> ResolvedKey
+    read_meta_graph(location)       the SaverDef and collections of a checkpoint's .meta, or of a
+                                    SavedModel's meta graph -> MetaGraphInfo
+    write_v1(description, path)     Description -> a legacy V1 checkpoint file (TensorFlow's Save op)
 
 It declares which operations it offers and which *feature tags* it supports
 (``dtype:bfloat16``, ``string``, ``sliced``, ``multi_shard``, ``v1`` ...; the
@@ -55,6 +60,10 @@ __all__ = [
     "Adapter",
     "TensorInfo",
     "CheckpointState",
+    "KeyQuery",
+    "ResolvedKey",
+    "MetaGraphInfo",
+    "SAVER_DEF_DEFAULTS",
     "ImplementationError",
     "Unsupported",
     "AdapterCrash",
@@ -64,7 +73,7 @@ __all__ = [
 
 #: The operations an adapter may offer.
 OPERATIONS = ("read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint",
-              "merge", "update_state")
+              "merge", "update_state", "resolve", "read_meta_graph", "write_v1")
 
 #: Error categories an implementation may answer with (TensorFlow's status code names).
 CATEGORIES = (
@@ -151,6 +160,125 @@ class CheckpointState:
             all_model_checkpoint_timestamps=list(message.all_model_checkpoint_timestamps),
             last_preserved_timestamp=message.last_preserved_timestamp,
         )
+
+
+@dataclass(frozen=True)
+class KeyQuery:
+    """What ``resolve`` looks up -- exactly one of:
+
+    * ``object``: a path of *unescaped* local names from the root object, and the
+      ``attribute`` wanted (spec/object-graph.md OBJ-14; SavedModel SM-6);
+    * ``slot_variable`` + ``slot_optimizer`` (paths) + ``slot_name``: an optimizer slot (OBJ-15);
+    * ``variable``: a TF1 graph variable's name, ``dense/kernel:0`` (META-9, META-10, SM-8).
+    """
+
+    object: Optional[tuple] = None
+    attribute: str = "VARIABLE_VALUE"
+    slot_variable: Optional[tuple] = None
+    slot_optimizer: Optional[tuple] = None
+    slot_name: Optional[str] = None
+    variable: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        forms = [self.object is not None, self.slot_name is not None, self.variable is not None]
+        if sum(forms) != 1:
+            raise ValueError("a KeyQuery names exactly one of object, slot, variable")
+
+    @property
+    def kind(self) -> str:
+        return "object" if self.object is not None else "slot" if self.slot_name is not None else "variable"
+
+    def to_json(self) -> dict:
+        if self.kind == "object":
+            return {"object": list(self.object), "attribute": self.attribute}
+        if self.kind == "slot":
+            return {"slot": {"variable": list(self.slot_variable or ()), "optimizer": list(self.slot_optimizer or ()),
+                             "name": self.slot_name}}
+        return {"variable": self.variable}
+
+    @classmethod
+    def from_json(cls, obj: dict) -> "KeyQuery":
+        if "object" in obj:
+            return cls(object=tuple(str(n) for n in obj["object"]), attribute=str(obj.get("attribute", "VARIABLE_VALUE")))
+        if "slot" in obj:
+            slot = obj["slot"]
+            return cls(slot_variable=tuple(str(n) for n in slot["variable"]),
+                       slot_optimizer=tuple(str(n) for n in slot["optimizer"]), slot_name=str(slot["name"]))
+        return cls(variable=str(obj["variable"]))
+
+    def __str__(self) -> str:
+        if self.kind == "object":
+            return f"object {list(self.object)} attribute {self.attribute!r}"
+        if self.kind == "slot":
+            return f"slot {self.slot_name!r} of {list(self.slot_variable)} in optimizer {list(self.slot_optimizer)}"
+        return f"variable {self.variable!r}"
+
+
+@dataclass(frozen=True)
+class ResolvedKey:
+    """The answer of ``resolve``: a bundle key, and for a piece of a partitioned TF1 variable the
+    shape-and-slice string of the piece (``"10 4 5,5:0,4"``), else None."""
+
+    key: str
+    slice: Optional[str] = None
+
+
+#: SaverDef fields as reported by ``read_meta_graph``, with protobuf's default for an absent field.
+SAVER_DEF_DEFAULTS = {
+    "filename_tensor_name": "",
+    "save_tensor_name": "",
+    "restore_op_name": "",
+    "max_to_keep": 0,
+    "sharded": False,
+    "keep_checkpoint_every_n_hours": 0.0,
+    "version": "LEGACY",
+}
+
+
+@dataclass
+class MetaGraphInfo:
+    """The parts of a ``MetaGraphDef`` that concern checkpoints (spec/meta-graph.md): its ``SaverDef``
+    (every field of SAVER_DEF_DEFAULTS; ``version`` as the enum name ``LEGACY``/``V1``/``V2``), the
+    keys of its ``collection_def`` (sorted), ``meta_info_def.tensorflow_version`` and ``tags``."""
+
+    saver_def: dict
+    collection_keys: list[str] = field(default_factory=list)
+    tensorflow_version: str = ""
+    tags: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"saver_def": dict(self.saver_def), "collection_keys": list(self.collection_keys),
+                "tensorflow_version": self.tensorflow_version, "tags": list(self.tags)}
+
+    @classmethod
+    def from_json(cls, obj: dict) -> "MetaGraphInfo":
+        saver = obj.get("saver_def") or {}
+        merged = {name: saver.get(name, default) for name, default in SAVER_DEF_DEFAULTS.items()}
+        merged["max_to_keep"] = int(merged["max_to_keep"])
+        merged["sharded"] = bool(merged["sharded"])
+        merged["keep_checkpoint_every_n_hours"] = float(merged["keep_checkpoint_every_n_hours"])
+        merged["version"] = str(merged["version"])
+        return cls(saver_def=merged, collection_keys=sorted(str(k) for k in obj.get("collection_keys", [])),
+                   tensorflow_version=str(obj.get("tensorflow_version", "")), tags=[str(t) for t in obj.get("tags", [])])
+
+    @classmethod
+    def from_message(cls, meta_graph, version_name) -> "MetaGraphInfo":
+        """From any parsed ``MetaGraphDef`` (TensorFlow's, tfckpt's, ...); ``version_name`` maps the enum."""
+        saver = meta_graph.saver_def
+        return cls.from_json({
+            "saver_def": {
+                "filename_tensor_name": saver.filename_tensor_name,
+                "save_tensor_name": saver.save_tensor_name,
+                "restore_op_name": saver.restore_op_name,
+                "max_to_keep": saver.max_to_keep,
+                "sharded": saver.sharded,
+                "keep_checkpoint_every_n_hours": saver.keep_checkpoint_every_n_hours,
+                "version": version_name(saver.version),
+            },
+            "collection_keys": list(meta_graph.collection_def.keys()),
+            "tensorflow_version": meta_graph.meta_info_def.tensorflow_version,
+            "tags": list(meta_graph.meta_info_def.tags),
+        })
 
 
 class ImplementationError(Exception):
@@ -253,6 +381,21 @@ class Adapter(abc.ABC):
         spec/state-file.md §5 (STATE-19..23): append, check, rewrite paths, replace atomically.
         Relative paths are relative to the current working directory."""
         raise Unsupported("update_state")
+
+    def resolve(self, location: str, query: KeyQuery) -> ResolvedKey:
+        """The bundle key ``query`` designates in the checkpoint or SavedModel directory ``location``
+        (spec/object-graph.md §4.6, savedmodel.md §3-4, meta-graph.md §6); NOT_FOUND when there is none."""
+        raise Unsupported("resolve")
+
+    def read_meta_graph(self, location: str) -> MetaGraphInfo:
+        """The meta graph of the checkpoint ``location`` (its ``.meta``, named by META-1) or of the
+        SavedModel directory ``location`` (its ``saved_model.pb``, meta graph tagged ``serve``)."""
+        raise Unsupported("read_meta_graph")
+
+    def write_v1(self, description: Description, path: str) -> None:
+        """Write ``description`` (no partitions) as the legacy V1 checkpoint file ``path``, as
+        TensorFlow's ``Save`` op does (spec/v1.md §4)."""
+        raise Unsupported("write_v1")
 
     def close(self) -> None:
         """Release resources (stop a server process)."""

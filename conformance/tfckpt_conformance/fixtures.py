@@ -76,6 +76,19 @@ class Case:
     def data_files(self) -> list[str]:
         return sorted(f for f in self.files if ".data-" in os.path.basename(f))
 
+    @property
+    def expected(self) -> dict:
+        """The manifest's ``expected`` object, as written (fields beyond the common ones)."""
+        expected = self.raw.get("expected")
+        return expected if isinstance(expected, dict) else {}
+
+    def saved_model_directory(self) -> Optional[str]:
+        """The SavedModel directory of a case with ``expected.saved_model`` (where its ``saved_model.pb`` is)."""
+        facts = self.expected.get("saved_model")
+        if not isinstance(facts, dict) or not facts.get("file"):
+            return None
+        return os.path.dirname(os.path.normpath(os.path.join(self.directory, facts["file"])))
+
 
 def _first(obj: dict, *names, default=None):
     for n in names:
@@ -209,6 +222,39 @@ class FixtureSet:
                 out.append(c)
         return out
 
+    def golden_sliceable(self) -> list[Case]:
+        """Valid checkpoints with a tensor whose first dimension has at least 2 rows (a slice to take)."""
+        return [c for c in self.golden() if any(t.shape and t.shape[0] >= 2 for t in c.description().tensors)]
+
+    def golden_several_tensors(self) -> list[Case]:
+        """Valid checkpoints with at least two tensors (an order to check)."""
+        return [c for c in self.golden() if len(c.description().tensors) >= 2]
+
+    def golden_v1_files(self) -> list[Case]:
+        """Single-file V1 checkpoints of whole tensors: what ``write_v1`` is asked to reproduce."""
+        return [c for c in self.golden_tagged("v1") if "sliced" not in c.tags and "multi_shard" not in c.tags
+                and c.prefix and os.path.isfile(c.prefix)]
+
+    def golden_with_object_keys(self) -> list[Case]:
+        """Object-based checkpoints whose manifest gives TensorFlow's key for object paths."""
+        return [c for c in self.golden() if c.expected.get("objects")]
+
+    def golden_with_slot_keys(self) -> list[Case]:
+        """Object-based checkpoints whose manifest gives TensorFlow's key for optimizer slots."""
+        return [c for c in self.golden() if c.expected.get("slots")]
+
+    def golden_tf1_without_meta(self) -> list[Case]:
+        """Checkpoints of a TF1 ``Saver`` that wrote no ``.meta`` file."""
+        return [c for c in self.golden_tagged("tf1_saver") if not c.file_with_suffix(".meta")]
+
+    def golden_saved_models(self) -> list[Case]:
+        """SavedModels whose ``saved_model.pb`` is committed, with TensorFlow's facts about it."""
+        return [c for c in self.golden() if c.saved_model_directory()]
+
+    def golden_with_meta_variables(self) -> list[Case]:
+        """TF1 checkpoints whose ``.meta`` variables the manifest maps to keys (as TensorFlow's Saver names them)."""
+        return [c for c in self.golden_with_meta() if (c.expected.get("meta_graph") or {}).get("variables")]
+
     def acceptable(self) -> list[Case]:
         return [c for c in self.cases if c.result == "acceptable" and c.prefix and c.kind in CHECKPOINT_KINDS]
 
@@ -267,6 +313,8 @@ def tf_outcome(case: Case) -> str:
 
 CASE_ARGUMENTS: dict[str, Callable[[FixtureSet], list[Case]]] = {
     "golden_case": FixtureSet.golden,
+    "sliceable_case": FixtureSet.golden_sliceable,
+    "several_tensors_case": FixtureSet.golden_several_tensors,
     "invalid_case": FixtureSet.invalid,
     "tf_rejected_case": FixtureSet.invalid_tf_rejects,
     "tf_lax_case": FixtureSet.invalid_tf_lax,
@@ -278,6 +326,12 @@ CASE_ARGUMENTS: dict[str, Callable[[FixtureSet], list[Case]]] = {
     "savedmodel_case": lambda fs: fs.golden_tagged("savedmodel"),
     "multi_shard_case": FixtureSet.golden_v2_multi_shard,
     "meta_case": FixtureSet.golden_with_meta,
+    "meta_variables_case": FixtureSet.golden_with_meta_variables,
+    "object_keys_case": FixtureSet.golden_with_object_keys,
+    "v1_file_case": FixtureSet.golden_v1_files,
+    "slot_keys_case": FixtureSet.golden_with_slot_keys,
+    "no_meta_case": FixtureSet.golden_tf1_without_meta,
+    "saved_model_case": FixtureSet.golden_saved_models,
     "directory_case": FixtureSet.golden_in_state_directory,
     "writer_case": FixtureSet.writer,
     "write_input_case": FixtureSet.write_inputs,

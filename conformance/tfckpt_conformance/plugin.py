@@ -105,6 +105,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "spec(*ids): the spec requirement ids (e.g. IDX-4) a test checks")
     config.addinivalue_line("markers", "conformance(base, level): the test's conformance id base and level")
+    config.addinivalue_line("markers", "judged_by(name): the trusted reader that judges the test (\"consumer\": "
+                                       "its consumer parameter); not run when the implementation is that reader")
     if config.pluginmanager.hasplugin("xdist") and getattr(config.option, "numprocesses", None):
         raise pytest.UsageError("the conformance suite drives one implementation process; run it without -n")
     run = ConformanceRun(config)
@@ -338,8 +340,27 @@ def _suite_modules(config: pytest.Config) -> set[str]:
 
 
 @pytest.hookimpl(tryfirst=True)
+def _judge(item: pytest.Item) -> Optional[str]:
+    """The trusted reader named by ``item``'s ``judged_by`` mark (``"consumer"``: its consumer parameter)."""
+    mark = item.get_closest_marker("judged_by")
+    if mark is None:
+        return None
+    if mark.args[0] == "consumer":
+        callspec = getattr(item, "callspec", None)
+        return callspec.params.get("consumer") if callspec is not None else None
+    return mark.args[0]
+
+
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     run = _run(config)
+    # An implementation judged by itself is RoundTrip.ImplToImpl, not a trusted reader's verdict:
+    # such tests are not collected for it (rather than skipped, which would look like a gap).
+    judged = [item for item in items if _judge(item) is not None]
+    if judged:
+        own = [item for item in judged if _judge(item) == run.label]
+        if own:
+            config.hook.pytest_deselected(items=own)
+            items[:] = [item for item in items if item not in own]
     seen: dict[str, str] = {}
     for item in items:
         cid = _compute_id(item)

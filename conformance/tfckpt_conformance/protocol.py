@@ -43,6 +43,9 @@ from .adapter import (
     AdapterTimeout,
     CheckpointState,
     ImplementationError,
+    KeyQuery,
+    MetaGraphInfo,
+    ResolvedKey,
     TensorInfo,
     Unsupported,
 )
@@ -319,6 +322,25 @@ class SubprocessAdapter(Adapter):
                                          else float(last_preserved_timestamp)),
             "save_relative_paths": bool(save_relative_paths),
         })
+
+    def resolve(self, location: str, query: KeyQuery) -> ResolvedKey:
+        reply = self._request({"op": "resolve", "location": str(location), "query": query.to_json()})
+        key, tensor_slice = reply.get("key"), reply.get("slice")
+        if not isinstance(key, str) or not (tensor_slice is None or isinstance(tensor_slice, str)):
+            raise AdapterCrash("protocol violation: resolve reply needs a string 'key' and a string or null 'slice'")
+        return ResolvedKey(key, tensor_slice)
+
+    def read_meta_graph(self, location: str) -> MetaGraphInfo:
+        reply = self._request({"op": "read_meta_graph", "location": str(location)})
+        try:
+            return MetaGraphInfo.from_json(reply["meta_graph"])
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise AdapterCrash(f"protocol violation: malformed read_meta_graph reply ({exc!r})") from None
+
+    def write_v1(self, description: Description, path: str) -> None:
+        src = self._outdir()
+        desc_mod.save(description, src, raw_files=True)
+        self._request({"op": "write_v1", "description": src, "path": str(path)})
 
     @staticmethod
     def _load(out: str, op: str) -> Description:

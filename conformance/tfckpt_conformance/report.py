@@ -168,9 +168,14 @@ def update_readme(readme: str, runs: dict[str, dict]) -> bool:
 _TEMP_PATH = re.compile(r"(?:/var)?/tmp/[^\s'\"|]*")
 
 
+#: The repository's root on this machine (paths under it are shown relative to it).
+_REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
 def scrub_paths(text: str) -> str:
-    """A failure message without this machine's temporary paths (they differ on every run)."""
-    return _TEMP_PATH.sub("<temporary path>", text)
+    """A failure message without this machine's paths: temporary ones (they differ on every run)
+    replaced, and the repository's root removed (fixture paths become ``fixtures/...``)."""
+    return _TEMP_PATH.sub("<temporary path>", text.replace(_REPO_ROOT + os.sep, ""))
 
 
 def _portable(how: str) -> str:

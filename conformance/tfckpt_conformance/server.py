@@ -27,7 +27,7 @@ import traceback
 from typing import IO
 
 from . import description as desc_mod
-from .adapter import Adapter, AdapterCrash, CheckpointState, ImplementationError, Unsupported
+from .adapter import Adapter, AdapterCrash, CheckpointState, ImplementationError, KeyQuery, Unsupported
 from .description import Description
 from .protocol import PROTOCOL
 
@@ -81,6 +81,14 @@ def handle(adapter: Adapter, request: dict) -> dict:
                     last_preserved_timestamp=request.get("last_preserved_timestamp"),
                     save_relative_paths=bool(request.get("save_relative_paths", False)),
                 )
+            return {"status": "ok"}
+        if op == "resolve":
+            found = adapter.resolve(request["location"], KeyQuery.from_json(request["query"]))
+            return {"status": "ok", "key": found.key, "slice": found.slice}
+        if op == "read_meta_graph":
+            return {"status": "ok", "meta_graph": adapter.read_meta_graph(request["location"]).to_json()}
+        if op == "write_v1":
+            adapter.write_v1(desc_mod.load(request["description"]), request["path"])
             return {"status": "ok"}
         return {"status": "unsupported", "message": f"unknown operation {op!r}"}
     except ImplementationError as exc:

@@ -23,9 +23,9 @@ import numpy as np
 
 import tfckpt
 from tfckpt import errors as tf_errors
-from tfckpt import state_file
+from tfckpt import keys, meta_graph, saved_model, state_file
 
-from ..adapter import Adapter, CheckpointState, ImplementationError, TensorInfo
+from ..adapter import Adapter, CheckpointState, ImplementationError, KeyQuery, MetaGraphInfo, ResolvedKey, TensorInfo
 from ..description import STRING, c_order, Description, TensorDescription, parse_slice, tensor_from_array
 
 __all__ = ["ReferenceAdapter", "to_native"]
@@ -59,7 +59,7 @@ class ReferenceAdapter(Adapter):
     version = getattr(tfckpt, "__version__", "")
     operations = frozenset(
         {"read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint",
-         "merge", "update_state"}
+         "merge", "update_state", "resolve", "read_meta_graph", "write_v1"}
     )
     features = frozenset(
         {
@@ -74,6 +74,7 @@ class ReferenceAdapter(Adapter):
             "snappy",
             "zero_size",
             "scalar",
+            "variant",
         }
     )
 
@@ -82,9 +83,9 @@ class ReferenceAdapter(Adapter):
             dtypes = reader.get_variable_to_dtype_map()
             tensors = []
             for key in reader.keys():
+                value = reader.get_tensor(key)  # variants too: reading them verifies their checksums
                 if dtypes[key].name == "variant":
                     continue  # a description cannot express variant tensors (spec/conformance.md CONF-7)
-                value = reader.get_tensor(key)
                 entry = reader.entry(key)
                 slices = getattr(entry, "slices", ())
                 partitions = [_slice_text(s) for s in slices] or None
@@ -162,3 +163,28 @@ class ReferenceAdapter(Adapter):
                 last_preserved_timestamp=last_preserved_timestamp,
                 save_relative_paths=save_relative_paths,
             )
+
+    def resolve(self, location: str, query: KeyQuery) -> ResolvedKey:
+        with _rejections():
+            if query.kind == "object":
+                return ResolvedKey(keys.key_for_object(location, query.object, query.attribute))
+            if query.kind == "slot":
+                return ResolvedKey(keys.key_for_slot(location, query.slot_variable, query.slot_optimizer,
+                                                     query.slot_name))
+            return ResolvedKey(*keys.key_for_variable(location, query.variable))
+
+    def read_meta_graph(self, location: str) -> MetaGraphInfo:
+        with _rejections():
+            if saved_model.is_saved_model(location):
+                graph = saved_model.select_meta_graph(saved_model.read_saved_model(location))
+            else:
+                prefix = tfckpt.checkpoint_reader.resolve_checkpoint_path(location) if os.path.isdir(location) else location
+                graph = meta_graph.read_meta_graph(meta_graph.meta_graph_filename(prefix))
+        return MetaGraphInfo.from_message(graph, meta_graph.saver_version_name)
+
+    def write_v1(self, description: Description, path: str) -> None:
+        if any(t.partitions for t in description.tensors):
+            raise ImplementationError("UNIMPLEMENTED", "write_v1 stores whole tensors only")
+        with _rejections():
+            tfckpt.write_v1(path, [(t.key, to_native(t)) for t in description.tensors],
+                            dtypes={t.key: t.dtype for t in description.tensors})

@@ -13,6 +13,13 @@ TensorFlow's behaviour and not ours:
   when ``TFCKPT_TF_WRITE_VIA_MERGE=1`` (the path of sharded saves);
 * read_slice: ``tf.raw_ops.RestoreV2`` with a ``"<full shape> <slice>"`` spec;
 * merge: ``tf.raw_ops.MergeV2Checkpoints`` with ``delete_old_dirs=False``;
+* write_v1: ``tf.raw_ops.Save`` (the kernel of the TF1 ``Saver`` with ``write_version=V1``);
+* read_meta_graph: ``checkpoint_management.meta_graph_filename`` and
+  ``meta_graph.read_meta_graph_file``, or ``SavedModelLoader`` for a SavedModel;
+* resolve, TF1 variable names only: the meta graph imported into a fresh graph and
+  named by ``saveable_object_util.op_list_to_dict``, the function the ``Saver`` uses.
+  TensorFlow has no public lookup from an object path to a key (its restore does
+  it internally), so object and slot queries are answered ``unsupported``;
 * state file: TensorFlow's ``CheckpointState`` text format as
   ``checkpoint_management`` reads it, and ``update_checkpoint_state_internal`` to write
   (``write_state``, fields verbatim, and ``update_state``, with its own rules).
@@ -42,10 +49,23 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 from google.protobuf import text_format  # noqa: E402
+from tensorflow.core.protobuf import saver_pb2  # noqa: E402
 from tensorflow.python.checkpoint import checkpoint_management  # noqa: E402
+from tensorflow.python.framework import meta_graph as tf_meta_graph  # noqa: E402
+from tensorflow.python.saved_model import loader_impl  # noqa: E402
 from tensorflow.python.training import checkpoint_state_pb2  # noqa: E402
+from tensorflow.python.training.saving import saveable_object_util  # noqa: E402
 
-from ..adapter import Adapter, CheckpointState, ImplementationError, TensorInfo  # noqa: E402
+from ..adapter import (  # noqa: E402
+    Adapter,
+    CheckpointState,
+    ImplementationError,
+    KeyQuery,
+    MetaGraphInfo,
+    ResolvedKey,
+    TensorInfo,
+    Unsupported,
+)
 from ..description import STRING, c_order, Description, TensorDescription, parse_slice, tensor_from_array  # noqa: E402
 
 __all__ = ["TensorFlowAdapter"]
@@ -120,11 +140,11 @@ class TensorFlowAdapter(Adapter):
     version = tf.__version__
     operations = frozenset(
         {"read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint",
-         "merge", "update_state"}
+         "merge", "update_state", "resolve", "read_meta_graph", "write_v1"}
     )
     features = frozenset(
         {"dtype:*", "string", "sliced", "multi_shard", "object_graph", "v1", "state_file", "big_endian",
-         "snappy", "zero_size", "scalar"}
+         "snappy", "zero_size", "scalar", "variant"}
     )
 
     def read(self, prefix: str, *, verify: bool = True) -> Description:
@@ -135,7 +155,11 @@ class TensorFlowAdapter(Adapter):
             tensors = []
             for key in sorted(dtypes, key=lambda k: k.encode("utf-8", "surrogateescape")):
                 if dtypes[key].name == "variant":
-                    continue  # a description cannot express variant tensors (spec/conformance.md CONF-7)
+                    # Read (which verifies its checksums and parses each element), but a description
+                    # cannot express variant tensors (spec/conformance.md CONF-7).
+                    tf.raw_ops.RestoreV2(prefix=prefix, tensor_names=[key], shape_and_slices=[""],
+                                         dtypes=[dtypes[key]])
+                    continue
                 try:
                     value = reader.get_tensor(key)
                 except Exception:  # noqa: BLE001 - the Python reader refuses some dtypes and V1 layouts
@@ -248,3 +272,48 @@ class TensorFlowAdapter(Adapter):
                 last_preserved_timestamp=last_preserved_timestamp,
                 save_relative_paths=save_relative_paths,
             )
+
+    def write_v1(self, description: Description, path: str) -> None:
+        if any(t.partitions for t in description.tensors):
+            raise Unsupported("write_v1 of partitioned tensors")
+        with _OpErrors():
+            tf.raw_ops.Save(filename=path, tensor_names=[t.key for t in description.tensors],
+                            data=[_to_tensor(t) for t in description.tensors])
+
+    @staticmethod
+    def _meta_graph_def(location: str):
+        """TensorFlow's MetaGraphDef of a SavedModel directory (tags ``serve``) or of a checkpoint's ``.meta``,
+        with the checkpoint prefix whose variables it describes."""
+        if loader_impl.contains_saved_model(location):
+            loader = loader_impl.SavedModelLoader(location)
+            return loader.get_meta_graph_def_from_tags(["serve"]), os.path.join(location, "variables", "variables")
+        prefix = tf.train.latest_checkpoint(location) if os.path.isdir(location) else location
+        if prefix is None:
+            raise ImplementationError("NOT_FOUND", f"no checkpoint in {location}")
+        path = checkpoint_management.meta_graph_filename(prefix)
+        if not tf.io.gfile.exists(path):
+            raise ImplementationError("NOT_FOUND", f"no meta graph file {path}")
+        return tf_meta_graph.read_meta_graph_file(path), prefix
+
+    def read_meta_graph(self, location: str) -> MetaGraphInfo:
+        with _OpErrors():
+            meta, _ = self._meta_graph_def(location)
+        return MetaGraphInfo.from_message(meta, saver_pb2.SaverDef.CheckpointFormatVersion.Name)
+
+    def resolve(self, location: str, query: KeyQuery) -> ResolvedKey:
+        if query.kind != "variable":
+            raise Unsupported("TensorFlow has no public lookup of object paths or slots")
+        with _OpErrors():
+            meta, prefix = self._meta_graph_def(location)
+            wanted = query.variable if ":" in query.variable else query.variable + ":0"
+            with tf.Graph().as_default():
+                tf.compat.v1.train.import_meta_graph(meta, clear_devices=True)
+                found = [v for v in tf.compat.v1.global_variables() if v.name == wanted]
+                # The Saver's own naming, asked about this one variable: {key: what it saves}.
+                names = saveable_object_util.op_list_to_dict(found[:1]) if found else {}
+                info = getattr(found[0], "_save_slice_info", None) if found else None
+            for key in names:
+                if not tf.train.load_checkpoint(prefix).has_tensor(key):
+                    raise ImplementationError("NOT_FOUND", f"{wanted} is saved as {key!r}, not in {prefix}")
+                return ResolvedKey(key, info.spec if info is not None else None)
+        raise ImplementationError("NOT_FOUND", f"no variable {query.variable!r} in the meta graph")
