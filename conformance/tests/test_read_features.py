@@ -9,6 +9,9 @@ scratch directory from fixture files, never from the implementation's output):
 * ``Required.Read.V1.<case>`` (tag ``v1``): the legacy single-file layout.
 * ``Required.Read.SavedModel.<case>`` (tag ``savedmodel``): ``S/variables/variables`` of a
   SavedModel directory without ``assets/`` or ``fingerprint.pb``.
+* ``Required.Read.Variant.<case>`` (feature ``variant``): a reader that declares variants reads
+  TensorFlow's own variant tensors without refusing them (leaving them out of the
+  description), and validates the checkpoint.
 * ``Required.Read.Directory.<case>``: the checkpoint's directory, resolved through its
   ``checkpoint`` state file; ``Recommended.Read.Errors.directory-without-state``: ``NOT_FOUND``.
 * ``Required.Read.LayoutByName``: a V1 file ``P`` next to a V2 ``P.index``; the file names
@@ -46,6 +49,17 @@ def _read_view(check, case, keep, what):
     view = Description([got_by_key[t.key] for t in wanted.tensors if t.key in got_by_key])
     assert_same(wanted, view, what=f"{check.impl.name}'s {what} tensors of fixture {case.id}")
     return got
+
+
+@pytest.mark.conformance("Read.Variant", level="Required")
+@pytest.mark.spec("CONF-7", "CONF-9", "DATA-10", "DATA-11", "SEC-8")
+def test_read_variant(check, variant_case):
+    """The invalid variant fixtures show a reader refuses bad variants; this one, that it accepts good ones."""
+    check.require("read", "validate", tags=[*variant_case.tags, "variant"])
+    got = check.call_ok(f"read of fixture {variant_case.id}", check.impl.read, variant_case.prefix, verify=True)
+    got = Description([t for t in got.tensors if t.key not in variant_case.undescribed_keys])
+    assert_same(variant_case.description(), got, what=f"{check.impl.name}'s read of fixture {variant_case.id}")
+    check.call_ok(f"validate of fixture {variant_case.id}", check.impl.validate, variant_case.prefix)
 
 
 @pytest.mark.conformance("Read.Partitioned", level="Required")

@@ -17,7 +17,8 @@ not ours.
   directory: object paths through the ``SavedObjectGraph`` of a TF2 export, TF1
   names through the meta graph of a TF1 ``Builder`` export (spec/savedmodel.md).
 * ``Required.Resolve.Errors.<what>``: a path, slot or name that leads nowhere
-  is ``NOT_FOUND``.
+  is ``NOT_FOUND``; an object graph that is no graph, and a SavedModel whose two
+  object graphs disagree (one byte of a child's name changed), are ``DATA_LOSS``.
 * ``Required.Read.MetaGraph.<case>`` / ``Required.Read.SavedModelMetaGraph.<case>``:
   ``read_meta_graph`` returns the ``SaverDef``, collection keys, version and
   tags TensorFlow's own parser read from the same file.
@@ -25,8 +26,12 @@ not ours.
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 
+from tfckpt_conformance import wire
 from tfckpt_conformance.adapter import SAVER_DEF_DEFAULTS, KeyQuery, MetaGraphInfo, ResolvedKey
 from tfckpt_conformance.checks import expect_rejection
 
@@ -95,6 +100,38 @@ def test_resolve_in_saved_model(check, saved_model_case):
     _resolve_all(check, saved_model_case.saved_model_directory(), saved_model_case.id, wanted)
 
 
+def _disagreeing_saved_model(case, target: str) -> str:
+    """A copy of ``case``'s SavedModel whose SavedObjectGraph calls node 0's first child differently from the
+    checkpoint's graph (one byte of its local name changed in place; every length stays right)."""
+    source = case.saved_model_directory()
+    shutil.copytree(source, target)
+    path = os.path.join(target, "saved_model.pb")
+    with open(path, "rb") as f:
+        data = bytearray(f.read())
+    meta_graph = wire.first(wire.decode(bytes(data)), 2)
+    object_graph = wire.first(wire.decode(meta_graph), 7)
+    root = wire.fields(wire.decode(object_graph), 1)[0].value  # nodes = 1 (repeated): node 0
+    first_child = wire.fields(wire.decode(root), 1)[0].value  # children = 1 (repeated): the first
+    name = wire.first(wire.decode(first_child), 2)
+    start = bytes(data).find(object_graph) + object_graph.find(first_child) + first_child.find(name)
+    data[start] ^= 0x01  # "layer" -> "mayer": still a name, no longer the checkpoint's
+    with open(path, "wb") as f:
+        f.write(bytes(data))
+    return name.decode("utf-8")
+
+
+@pytest.mark.conformance("Resolve.Errors.graphs-disagree", level="Required")
+@pytest.mark.spec("SM-5")
+def test_resolve_in_saved_model_whose_graphs_disagree(check, tf2_saved_model_case, tmp_path):
+    case = tf2_saved_model_case
+    check.require("resolve", tags=case.tags)
+    location = str(tmp_path / "saved_model")
+    original = _disagreeing_saved_model(case, location)
+    entry = next(e for e in case.expected["saved_model"]["variables"] if e.get("path") and e["path"][0] == original)
+    expect_rejection(check, f"resolve of {entry['path']} in a SavedModel whose two object graphs disagree at node 0",
+                     check.impl.resolve, location, KeyQuery(object=tuple(entry["path"])), category="DATA_LOSS")
+
+
 # -- routes that lead nowhere: NOT_FOUND.  The names are chosen so that no TensorFlow object carries them.
 
 MISSING = "no such child \u2205"
@@ -119,6 +156,16 @@ def test_resolve_missing_slot(check, slot_keys_case):
     check.require("resolve", tags=slot_keys_case.tags)
     query = _slot_query(slot_keys_case.expected["slots"][0], slot_name=MISSING)
     _expect_not_found(check, slot_keys_case, slot_keys_case.prefix, query)
+
+
+@pytest.mark.conformance("Resolve.Errors.object-graph", level="Required")
+@pytest.mark.spec("OBJ-2", "OBJ-4", "OBJ-14")
+def test_resolve_in_broken_object_graph(check, broken_object_graph_case):
+    """A resolver interprets the object graph, so it must refuse one that is not a graph."""
+    check.require("resolve", tags=broken_object_graph_case.tags)
+    expect_rejection(check, f"resolve of the root in fixture {broken_object_graph_case.id}", check.impl.resolve,
+                     broken_object_graph_case.prefix, KeyQuery(object=()),
+                     category=broken_object_graph_case.expected["object_graph_category"])
 
 
 @pytest.mark.conformance("Resolve.Errors.tf1-variable", level="Required")

@@ -230,6 +230,15 @@ class FixtureSet:
         """Valid checkpoints with at least two tensors (an order to check)."""
         return [c for c in self.golden() if len(c.description().tensors) >= 2]
 
+    def variants(self) -> list[Case]:
+        """Checkpoints holding variant tensors written by TensorFlow, with the description of the rest."""
+        return [c for c in self.cases if c.result in ("valid", "acceptable") and "dtype:variant" in c.tags
+                and c.description_path and c.prefix and c.kind in CHECKPOINT_KINDS]
+
+    def invalid_object_graphs(self) -> list[Case]:
+        """Valid bundles whose object graph is broken: a reader that interprets it must refuse."""
+        return [c for c in self.golden() if c.expected.get("object_graph_category")]
+
     def golden_v1_files(self) -> list[Case]:
         """Single-file V1 checkpoints of whole tensors: what ``write_v1`` is asked to reproduce."""
         return [c for c in self.golden_tagged("v1") if "sliced" not in c.tags and "multi_shard" not in c.tags
@@ -250,6 +259,10 @@ class FixtureSet:
     def golden_saved_models(self) -> list[Case]:
         """SavedModels whose ``saved_model.pb`` is committed, with TensorFlow's facts about it."""
         return [c for c in self.golden() if c.saved_model_directory()]
+
+    def golden_tf2_saved_models(self) -> list[Case]:
+        """SavedModels exported by TF2 (``tf.saved_model.save``): with a ``SavedObjectGraph``."""
+        return [c for c in self.golden_saved_models() if c.expected["saved_model"].get("object_graph_def") is not False]
 
     def golden_with_meta_variables(self) -> list[Case]:
         """TF1 checkpoints whose ``.meta`` variables the manifest maps to keys (as TensorFlow's Saver names them)."""
@@ -329,9 +342,12 @@ CASE_ARGUMENTS: dict[str, Callable[[FixtureSet], list[Case]]] = {
     "meta_variables_case": FixtureSet.golden_with_meta_variables,
     "object_keys_case": FixtureSet.golden_with_object_keys,
     "v1_file_case": FixtureSet.golden_v1_files,
+    "variant_case": FixtureSet.variants,
+    "broken_object_graph_case": FixtureSet.invalid_object_graphs,
     "slot_keys_case": FixtureSet.golden_with_slot_keys,
     "no_meta_case": FixtureSet.golden_tf1_without_meta,
     "saved_model_case": FixtureSet.golden_saved_models,
+    "tf2_saved_model_case": FixtureSet.golden_tf2_saved_models,
     "directory_case": FixtureSet.golden_in_state_directory,
     "writer_case": FixtureSet.writer,
     "write_input_case": FixtureSet.write_inputs,
