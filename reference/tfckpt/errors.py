@@ -214,22 +214,21 @@ def error_for_category(category: str) -> type:
 # follow its table for the categories we have, so the same failure gets the same category.
 # PERMISSION_DENIED, OUT_OF_RANGE and the rest stay the base class (UNKNOWN).
 _ERRNO_CLASSES = {
-    "NotFoundError": ("ENOENT", "ENODEV", "ENXIO", "ESRCH"),
-    "AlreadyExistsError": ("EEXIST",),
-    "InvalidArgumentError": ("EINVAL", "ENAMETOOLONG", "E2BIG", "EFAULT", "EILSEQ", "ESPIPE", "ENOTTY"),
-    "FailedPreconditionError": ("EISDIR", "ENOTDIR", "ENOTEMPTY", "EBUSY", "EBADF", "ETXTBSY", "EXDEV"),
-    "ResourceExhaustedError": ("ENOSPC", "EDQUOT", "EMFILE", "ENFILE", "EMLINK", "ENOMEM", "ENOBUFS"),
-    "UnimplementedError": ("ENOSYS", "ENOTSUP", "EOPNOTSUPP"),
+    NotFoundError: ("ENOENT", "ENODEV", "ENXIO", "ESRCH"),
+    AlreadyExistsError: ("EEXIST",),
+    InvalidArgumentError: ("EINVAL", "ENAMETOOLONG", "E2BIG", "EFAULT", "EILSEQ", "ESPIPE", "ENOTTY"),
+    FailedPreconditionError: ("EISDIR", "ENOTDIR", "ENOTEMPTY", "EBUSY", "EBADF", "ETXTBSY", "EXDEV"),
+    ResourceExhaustedError: ("ENOSPC", "EDQUOT", "EMFILE", "ENFILE", "EMLINK", "ENOMEM", "ENOBUFS"),
+    UnimplementedError: ("ENOSYS", "ENOTSUP", "EOPNOTSUPP"),
 }
 _ERRNO_TO_CLASS = {
-    getattr(errno, name): class_name for class_name, names in _ERRNO_CLASSES.items() for name in names
-    if hasattr(errno, name)
+    getattr(errno, name): cls for cls, names in _ERRNO_CLASSES.items() for name in names if hasattr(errno, name)
 }
 
 
 def from_os_error(exc: OSError, what: str, *, file: Optional[PathLike] = None) -> CheckpointError:
     """The tfckpt error for an operating-system failure while ``what`` (``"writing the data file"``)."""
-    cls = globals().get(_ERRNO_TO_CLASS.get(exc.errno, ""), CheckpointError)
+    cls = _ERRNO_TO_CLASS.get(exc.errno, CheckpointError)
     reason = exc.strerror or str(exc)
     return cls(f"{what} failed: {reason}", file=file if file is not None else exc.filename)
 

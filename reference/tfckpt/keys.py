@@ -26,6 +26,7 @@ found is :class:`~tfckpt.errors.NotFoundError`.
 
 from __future__ import annotations
 
+import functools
 import os
 from typing import Iterable, Optional, Sequence, Union
 
@@ -46,76 +47,66 @@ def _checkpoint_graph(prefix: str):
     return graph
 
 
-def _saved_model_graphs(directory: str, tags: Sequence[str]):
-    """``(SavedObjectGraph or None, meta graph, checkpoint object graph or None)`` of a SavedModel."""
-    meta = saved_model.select_meta_graph(saved_model.read_saved_model(directory), tags)
-    if not meta.HasField("object_graph_def"):
-        return None, meta, None  # a TF1 export (SM-8)
-    return meta.object_graph_def, meta, _checkpoint_graph(saved_model.variables_prefix(directory))
+def _object_graphs(location: str, tags: Sequence[str]):
+    """``(SavedObjectGraph or None, checkpoint object graph)`` of a SavedModel or a checkpoint."""
+    if not saved_model.is_saved_model(location):
+        return None, _checkpoint_graph(resolve_checkpoint_path(location))
+    meta = saved_model.select_meta_graph(saved_model.read_saved_model(location), tags)
+    if not meta.HasField("object_graph_def"):  # a TF1 export (SM-8)
+        raise errors.NotFoundError("a TF1 SavedModel has no object graph: look variables up by name")
+    return meta.object_graph_def, _checkpoint_graph(saved_model.variables_prefix(location))
 
 
-def _with_location(location: PathLike, call):
-    try:
-        return call()
-    except errors.CheckpointError as exc:
-        raise exc.with_location(file=location)
+def _names_location(lookup):
+    """Let a lookup's errors name the location it was given, when they name no file of their own."""
+
+    @functools.wraps(lookup)
+    def wrapper(location: PathLike, *args, **kwargs):
+        location = os.fspath(location)
+        try:
+            return lookup(location, *args, **kwargs)
+        except errors.CheckpointError as exc:
+            raise exc.with_location(file=location)
+
+    return wrapper
 
 
+@_names_location
 def key_for_object(location: PathLike, path: Iterable[str], attribute: str = object_graph.VARIABLE_VALUE_KEY,
                    *, tags: Sequence[str] = saved_model.SERVING_TAGS) -> str:
     """The bundle key of ``attribute`` of the object reached from the root by ``path``, a list of
     unescaped local names (OBJ-14; SM-6 for a SavedModel)."""
-    location = os.fspath(location)
-    path = list(path)
-
-    def find() -> str:
-        if saved_model.is_saved_model(location):
-            saved_objects, _, checkpoint_graph = _saved_model_graphs(location, tags)
-            if saved_objects is None:
-                raise errors.NotFoundError("a TF1 SavedModel has no object graph: look variables up by name")
-            return saved_model.resolve_saved_object(saved_objects, checkpoint_graph, path, attribute)
-        return object_graph.resolve_key(_checkpoint_graph(resolve_checkpoint_path(location)), path, attribute)
-
-    return _with_location(location, find)
+    saved_objects, graph = _object_graphs(location, tags)
+    if saved_objects is not None:
+        return saved_model.resolve_saved_object(saved_objects, graph, list(path), attribute)
+    return object_graph.resolve_key(graph, path, attribute)
 
 
+@_names_location
 def key_for_slot(location: PathLike, variable: Iterable[str], optimizer: Iterable[str], slot_name: str,
                  *, tags: Sequence[str] = saved_model.SERVING_TAGS) -> str:
     """The bundle key of the slot ``slot_name`` the optimizer at path ``optimizer`` keeps for the
     variable at path ``variable`` (OBJ-15)."""
-    location = os.fspath(location)
-
-    def find() -> str:
-        if saved_model.is_saved_model(location):
-            saved_objects, _, graph = _saved_model_graphs(location, tags)
-            if saved_objects is None:
-                raise errors.NotFoundError("a TF1 SavedModel has no object graph: look variables up by name")
-            saved_model.check_graphs_correspond(saved_objects, graph)
-        else:
-            graph = _checkpoint_graph(resolve_checkpoint_path(location))
-        return object_graph.resolve_slot_key(graph, list(variable), list(optimizer), slot_name)
-
-    return _with_location(location, find)
+    saved_objects, graph = _object_graphs(location, tags)
+    if saved_objects is not None:
+        saved_model.check_graphs_correspond(saved_objects, graph)
+    return object_graph.resolve_slot_key(graph, list(variable), list(optimizer), slot_name)
 
 
+@_names_location
 def key_for_variable(location: PathLike, name: str, *,
                      tags: Sequence[str] = saved_model.SERVING_TAGS) -> tuple[str, Optional[str]]:
     """``(key, shape-and-slice or None)`` of the TF1 graph variable ``name`` (``dense/kernel:0``),
     found through the ``.meta`` beside a checkpoint or a TF1 SavedModel's meta graph (META-9, META-10, SM-8)."""
-    location = os.fspath(location)
-
-    def find() -> tuple[str, Optional[str]]:
-        if saved_model.is_saved_model(location):
-            _, meta, _ = _saved_model_graphs(location, tags)
-            prefix = saved_model.variables_prefix(location)
-        else:
-            prefix = resolve_checkpoint_path(location)
-            meta = meta_graph.read_meta_graph(meta_graph.meta_graph_filename(prefix))
-        key, tensor_slice = meta_graph.variable_key(meta_graph.find_variable(meta, name))
-        with load_checkpoint(prefix) as reader:
-            if not reader.has_tensor(key):
-                raise errors.NotFoundError(f"variable {name!r} maps to key {key!r}, which the checkpoint lacks",
-                                           file=prefix, key=key)
-        return key, tensor_slice
-
-    return _with_location(location, find)
+    if saved_model.is_saved_model(location):
+        meta = saved_model.select_meta_graph(saved_model.read_saved_model(location), tags)
+        prefix = saved_model.variables_prefix(location)
+    else:
+        prefix = resolve_checkpoint_path(location)
+        meta = meta_graph.read_meta_graph(meta_graph.meta_graph_filename(prefix))
+    key, tensor_slice = meta_graph.variable_key(meta_graph.find_variable(meta, name))
+    with load_checkpoint(prefix) as reader:
+        if not reader.has_tensor(key):
+            raise errors.NotFoundError(f"variable {name!r} maps to key {key!r}, which the checkpoint lacks",
+                                       file=prefix, key=key)
+    return key, tensor_slice

@@ -30,6 +30,7 @@ from .proto import graph_pb2, meta_graph_pb2, saver_pb2, variable_pb2
 __all__ = [
     "read_meta_graph",
     "read_graph_def",
+    "read_message",
     "variable_defs",
     "VARIABLE_COLLECTIONS",
     "node_name",
@@ -50,7 +51,11 @@ def meta_graph_filename(checkpoint_path: str) -> str:
     return _SHARD_SUFFIX.sub("", checkpoint_path) + ".meta"
 
 
-def _parse(path: PathLike, message):
+def read_message(path: PathLike, message):
+    """Parse the file ``path``, one binary protobuf message and nothing else, into ``message``.
+
+    A missing file is :class:`NotFoundError`, bytes that are not the message :class:`DataLossError`.
+    """
     path = os.fspath(path)
     try:
         with open(path, "rb") as handle:
@@ -69,12 +74,12 @@ def read_meta_graph(path: PathLike) -> "meta_graph_pb2.MetaGraphDef":
     path = os.fspath(path)
     if not path.endswith(".meta"):
         path = meta_graph_filename(path)
-    return _parse(path, meta_graph_pb2.MetaGraphDef())
+    return read_message(path, meta_graph_pb2.MetaGraphDef())
 
 
 def read_graph_def(path: PathLike) -> "graph_pb2.GraphDef":
     """Parse a binary GraphDef, e.g. a frozen model's ``.pb``."""
-    return _parse(path, graph_pb2.GraphDef())
+    return read_message(path, graph_pb2.GraphDef())
 
 
 def variable_defs(meta_graph, collection: str = "variables") -> list:

@@ -36,9 +36,8 @@ from __future__ import annotations
 import os
 from typing import Iterable, Sequence, Union
 
-from google.protobuf.message import DecodeError
-
 from . import errors
+from .meta_graph import read_message
 from .object_graph import VARIABLE_VALUE_KEY, attribute_key, resolve_node
 from .proto import saved_model_pb2
 
@@ -82,14 +81,7 @@ def read_saved_model(directory: PathLike) -> "saved_model_pb2.SavedModel":
                 raise errors.UnimplementedError(f"{other} is not supported, only {SAVED_MODEL_FILENAMES[0]}",
                                                 file=os.path.join(directory, other))
         raise errors.NotFoundError(f"not a SavedModel: no {SAVED_MODEL_FILENAMES[0]}", file=directory)
-    with open(path, "rb") as handle:
-        data = handle.read()
-    message = saved_model_pb2.SavedModel()
-    try:
-        message.ParseFromString(data)
-    except DecodeError as exc:
-        raise errors.DataLossError(f"not a SavedModel message: {exc}", file=path) from None
-    return message
+    return read_message(path, saved_model_pb2.SavedModel())
 
 
 def select_meta_graph(saved_model, tags: Sequence[str] = SERVING_TAGS):
