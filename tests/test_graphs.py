@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 import tfckpt
-from tfckpt import meta_graph, object_graph
+from tfckpt.graph import meta_graph
+from tfckpt.objects import object_graph
 from tfckpt_conformance import description as D
 
 ROOT = os.path.join(os.path.dirname(__file__), os.pardir, "fixtures", "tf-2.21.0")

@@ -11,7 +11,9 @@ import shutil
 
 import pytest
 
-from tfckpt import errors, keys, meta_graph, saved_model
+from tfckpt import errors
+from tfckpt.graph import meta_graph, saved_model
+from tfckpt.objects import keys
 from tfckpt.proto import saved_model_pb2, variable_pb2
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "tf-2.21.0")

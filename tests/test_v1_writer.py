@@ -19,11 +19,12 @@ from tfckpt_conformance import strategies
 from tfckpt_conformance.adapters.reference import to_native
 
 import tfckpt
-from tfckpt import errors, v1_writer
+from tfckpt import errors
+from tfckpt.v1 import writer as v1_writer
 from tfckpt.dtypes import ALL_DTYPES
 from tfckpt.proto import saved_tensor_slice_pb2
 from tfckpt.table import TableReader
-from tfckpt.v1 import V1Reader, _length_delimited
+from tfckpt.v1.reader import V1Reader, _length_delimited
 
 FIXTURE = os.path.join(os.path.dirname(__file__), os.pardir, "fixtures", "tf-2.21.0", "v1-save-dtypes")
 WRITABLE = sorted(v1_writer.WRITABLE_DTYPES)
@@ -222,7 +223,7 @@ def test_each_dtype_is_written_or_refused_as_tensorflow_does(tmp_path, dtype):
 
 
 def test_the_writable_set_is_the_spec_table():
-    assert set(WRITABLE) == set(tfckpt.v1.VALUE_FIELDS) - {"uint32", "uint64", "qint16", "quint16"}
+    assert set(WRITABLE) == set(tfckpt.v1.reader.VALUE_FIELDS) - {"uint32", "uint64", "qint16", "quint16"}
 
 
 def test_bfloat16_and_float8_arrays_are_refused_without_explicit_dtype(tmp_path):

@@ -13,7 +13,8 @@ import pytest
 import tensorflow as tf
 
 import tfckpt
-from tfckpt import errors, v1_writer
+from tfckpt import errors
+from tfckpt.v1 import writer as v1_writer
 from tfckpt.dtypes import ALL_DTYPES
 
 RNG = np.random.default_rng(1776)

@@ -23,7 +23,9 @@ import numpy as np
 
 import tfckpt
 from tfckpt import errors as tf_errors
-from tfckpt import keys, meta_graph, saved_model, state_file
+from tfckpt import state_file
+from tfckpt.graph import meta_graph, saved_model
+from tfckpt.objects import keys
 
 from ..adapter import Adapter, CheckpointState, ImplementationError, KeyQuery, MetaGraphInfo, ResolvedKey, TensorInfo
 from ..description import STRING, c_order, Description, TensorDescription, parse_slice, tensor_from_array

@@ -36,14 +36,14 @@ from typing import Optional, Union
 import numpy as np
 from google.protobuf.message import DecodeError
 
-from . import errors
-from .bundle import assembly
-from .bundle.reader import check_stored_shape, check_versions, key_bytes, key_text
-from .bundle.slices import TensorSlice, encode_slice_key
-from .dtypes import DT_STRING, DType, as_dtype
-from .encoding import decode_varint64
-from .proto import saved_tensor_slice_pb2
-from .table import TableReader
+from .. import errors
+from ..bundle import assembly
+from ..bundle.reader import check_stored_shape, check_versions, key_bytes, key_text
+from ..bundle.slices import TensorSlice, encode_slice_key
+from ..dtypes import DT_STRING, DType, as_dtype
+from ..encoding import decode_varint64
+from ..proto import saved_tensor_slice_pb2
+from ..table import TableReader
 
 __all__ = ["V1Reader", "VALUE_FIELDS"]
 

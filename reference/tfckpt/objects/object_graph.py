@@ -32,8 +32,8 @@ from typing import Iterable, Optional
 
 from google.protobuf.message import DecodeError
 
-from . import errors
-from .proto import trackable_object_graph_pb2
+from .. import errors
+from ..proto import trackable_object_graph_pb2
 
 __all__ = [
     "OBJECT_GRAPH_KEY",

@@ -30,8 +30,10 @@ import functools
 import os
 from typing import Iterable, Optional, Sequence, Union
 
-from . import errors, meta_graph, object_graph, saved_model
-from .checkpoint_reader import load_checkpoint, resolve_checkpoint_path
+from .. import errors
+from ..graph import meta_graph, saved_model
+from . import object_graph
+from ..checkpoint_reader import load_checkpoint, resolve_checkpoint_path
 
 __all__ = ["key_for_object", "key_for_slot", "key_for_variable"]
 

@@ -81,17 +81,17 @@ from typing import Iterable, Mapping, Optional, Union
 
 import numpy as np
 
-from . import errors
-from .bundle.data_layout import encode_fixed_width
-from .bundle.reader import key_bytes, key_text
-from .bundle.slices import TensorSlice, encode_slice_key
-from .bundle.writer import ArrayLike, to_array
-from .dtypes import DType
-from .encoding import encode_varint
-from .files import atomic_output, tempstate_name
-from .proto import saved_tensor_slice_pb2, tensor_pb2
-from .table import TableWriter
-from .v1 import VALUE_FIELDS
+from .. import errors
+from ..bundle.data_layout import encode_fixed_width
+from ..bundle.reader import key_bytes, key_text
+from ..bundle.slices import TensorSlice, encode_slice_key
+from ..bundle.writer import ArrayLike, to_array
+from ..dtypes import DType
+from ..encoding import encode_varint
+from ..files import atomic_output, tempstate_name
+from ..proto import saved_tensor_slice_pb2, tensor_pb2
+from ..table import TableWriter
+from .reader import VALUE_FIELDS
 
 __all__ = ["write_v1", "WRITABLE_DTYPES"]
 

@@ -36,10 +36,10 @@ from __future__ import annotations
 import os
 from typing import Iterable, Sequence, Union
 
-from . import errors
+from .. import errors
 from .meta_graph import read_message
-from .object_graph import VARIABLE_VALUE_KEY, attribute_key, resolve_node
-from .proto import saved_model_pb2
+from ..objects.object_graph import VARIABLE_VALUE_KEY, attribute_key, resolve_node
+from ..proto import saved_model_pb2
 
 __all__ = [
     "SAVED_MODEL_FILENAMES",

@@ -24,8 +24,8 @@ from typing import Optional, Union
 
 from google.protobuf.message import DecodeError
 
-from . import errors
-from .proto import graph_pb2, meta_graph_pb2, saver_pb2, variable_pb2
+from .. import errors
+from ..proto import graph_pb2, meta_graph_pb2, saver_pb2, variable_pb2
 
 __all__ = [
     "read_meta_graph",
@@ -174,9 +174,9 @@ def tensor_proto_to_array(proto, *, name: str = "") -> "np.ndarray":
     """
     import numpy as np
 
-    from .bundle.reader import check_stored_shape
-    from .dtypes import DT_STRING, as_dtype
-    from .v1 import VALUE_FIELDS
+    from ..bundle.reader import check_stored_shape
+    from ..dtypes import DT_STRING, as_dtype
+    from ..v1.reader import VALUE_FIELDS
 
     dtype = as_dtype(proto.dtype)
     shape, count = check_stored_shape(proto.tensor_shape, dict(key=name))

@@ -1,0 +1,96 @@
+"""``tfckpt`` on the command line: inspect and verify checkpoints without TensorFlow.
+
+::
+
+    tfckpt ls PATH               one line per tensor: name, dtype, shape (like inspect_checkpoint)
+    tfckpt show PATH NAME        print one tensor's value
+    tfckpt verify PATH           read every tensor, checking every checksum; exit 1 on the first error
+    tfckpt state DIR             the directory's checkpoint state file, paths resolved
+
+PATH is a checkpoint prefix, a directory with a ``checkpoint`` state file, or
+an ``.index``/``.data-*`` file of the checkpoint.  Errors are printed with the
+file, key and offset they concern, and the exit status is 1 (TensorFlow's
+``inspect_checkpoint`` prints errors and exits 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .. import errors
+from ..checkpoint_reader import load_checkpoint
+from ..state_file import get_checkpoint_state, latest_checkpoint
+
+
+def _cmd_ls(args) -> int:
+    with load_checkpoint(args.path) as reader:
+        shapes = reader.get_variable_to_shape_map()
+        dtypes = reader.get_variable_to_dtype_map()
+        total = 0
+        for name in sorted(shapes):
+            shape = shapes[name]
+            total += int(np.prod(shape)) if shape else 1
+            print(f"{name} ({dtypes[name].name}) {shape}")
+        print(f"# {len(shapes)} tensors, {total} elements in all ({reader.path})")
+    return 0
+
+
+def _cmd_show(args) -> int:
+    with load_checkpoint(args.path) as reader:
+        value = reader.get_tensor(args.name)
+        print(f"{args.name} ({reader.get_variable_to_dtype_map()[args.name].name}) {list(value.shape)}")
+        with np.printoptions(threshold=args.threshold):
+            print(value)
+    return 0
+
+
+def _cmd_verify(args) -> int:
+    with load_checkpoint(args.path, verify_checksums=True) as reader:
+        names = sorted(reader.get_variable_to_shape_map())
+        for name in names:
+            reader.get_tensor(name)
+    print(f"OK: {len(names)} tensors read, every checksum verified")
+    return 0
+
+
+def _cmd_state(args) -> int:
+    state = get_checkpoint_state(args.dir)
+    if state is None:
+        print(f"no readable checkpoint state file in {args.dir}")
+        return 1
+    print(state, end="")
+    print(f"# latest existing checkpoint: {latest_checkpoint(args.dir)}")
+    return 0
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    parser = argparse.ArgumentParser(prog="tfckpt", description="Inspect TensorFlow checkpoints without TensorFlow.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("ls", help="list tensors with dtype and shape")
+    p.add_argument("path")
+    p.set_defaults(run=_cmd_ls)
+    p = sub.add_parser("show", help="print one tensor")
+    p.add_argument("path")
+    p.add_argument("name")
+    p.add_argument("--threshold", type=int, default=1000, help="numpy print threshold (elements)")
+    p.set_defaults(run=_cmd_show)
+    p = sub.add_parser("verify", help="read every tensor, verifying every checksum")
+    p.add_argument("path")
+    p.set_defaults(run=_cmd_verify)
+    p = sub.add_parser("state", help="show a directory's checkpoint state file")
+    p.add_argument("dir")
+    p.set_defaults(run=_cmd_state)
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except errors.CheckpointError as exc:
+        print(f"tfckpt: {type(exc).__name__} [{exc.category}]: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
