@@ -67,9 +67,12 @@ def _cmd_state(args) -> int:
     return 0
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(prog="tfckpt", description="Inspect TensorFlow checkpoints without TensorFlow.")
-    sub = parser.add_subparsers(dest="command", required=True)
+#: Modules of this package that add subcommands, each with ``register(subparsers)``: one job, one
+#: module (rewrite, graph, freeze, ...). A command's module is imported only to build the parser.
+COMMAND_MODULES: tuple = ()
+
+
+def _register_core(sub) -> None:
     p = sub.add_parser("ls", help="list tensors with dtype and shape")
     p.add_argument("path")
     p.set_defaults(run=_cmd_ls)
@@ -84,6 +87,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     p = sub.add_parser("state", help="show a directory's checkpoint state file")
     p.add_argument("dir")
     p.set_defaults(run=_cmd_state)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    import importlib
+
+    parser = argparse.ArgumentParser(prog="tfckpt", description="Inspect TensorFlow checkpoints without TensorFlow.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    _register_core(sub)
+    for name in COMMAND_MODULES:
+        importlib.import_module(f"{__package__}.{name}").register(sub)
     args = parser.parse_args(argv)
     try:
         return args.run(args)
