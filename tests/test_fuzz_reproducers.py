@@ -20,8 +20,8 @@ from index_surgery import mutate_entry
 
 
 @pytest.mark.parametrize("dims", [[2**62, 0, 3], [2**62, 0], [0, 2**40, 2**40], [2**31, 2**31, 0]])
-def test_zero_element_shape_past_numpy_is_data_loss_naming_key_and_shape(tmp_path, dims):
-    """SEC-10: TensorFlow reads it as an empty tensor; numpy cannot build it; we say so."""
+def test_zero_element_shape_past_numpy_is_invalid_argument_naming_key_and_shape(tmp_path, dims):
+    """SEC-10: TensorFlow's C++ reader takes it as empty; numpy cannot build it; we say so."""
     prefix = str(tmp_path / "ckpt")
     tfckpt.save(prefix, {"w": np.zeros(0, np.float32)})
 
@@ -32,7 +32,7 @@ def test_zero_element_shape_past_numpy_is_data_loss_naming_key_and_shape(tmp_pat
 
     mutate_entry(prefix, b"w", change)
     with tfckpt.load_checkpoint(prefix) as reader:
-        with pytest.raises(errors.DataLossError) as caught:
+        with pytest.raises(errors.InvalidArgumentError) as caught:
             reader.get_tensor("w")
     message = str(caught.value)
     assert "'w'" in message and str(dims[0]) in message and "ckpt.index" in message
@@ -61,10 +61,10 @@ def test_one_repeated_value_is_a_view_not_an_allocation():
     assert huge.shape == (3, 2**40) and huge[0, 0] == 0
 
 
-def test_a_shape_no_array_can_address_is_data_loss():
-    with pytest.raises(errors.DataLossError, match="cannot be represented"):
+def test_a_shape_no_array_can_address_is_invalid_argument():
+    with pytest.raises(errors.InvalidArgumentError, match="cannot be represented"):
         meta_graph.tensor_proto_to_array(_const([2**62], [1.0]), name="c")
-    with pytest.raises(errors.DataLossError, match="cannot be represented"):
+    with pytest.raises(errors.InvalidArgumentError, match="cannot be represented"):
         meta_graph.tensor_proto_to_array(_const([2**62, 0], []), name="c")
 
 

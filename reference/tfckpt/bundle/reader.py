@@ -553,9 +553,10 @@ def check_stored_shape(shape_proto, where: dict) -> tuple[tuple[int, ...], int]:
     if count > _INT64_MAX:
         raise errors.DataLossError(f"stored shape {list(dims)} has more than 2**63-1 elements", **where)
     if extent * _MAX_ITEMSIZE > _INT64_MAX:
-        # [2**62, 0, 3] holds no element, and TensorFlow accepts it, but no numpy array (nor any
-        # array of 16-byte elements in a 64-bit address space) can have that shape (SEC-10).
-        raise errors.DataLossError(
+        # [2**62, 0, 3] holds no element and TensorFlow's C++ reader accepts it, but no numpy array
+        # (nor any array of 16-byte elements in a 64-bit address space) can have that shape;
+        # TensorFlow's RestoreV2 then fails with INVALID_ARGUMENT (SEC-10).
+        raise errors.InvalidArgumentError(
             f"stored shape {list(dims)} cannot be represented: its non-zero dimensions multiply to "
             f"{extent}, past what a 64-bit array can address", **where)
     return dims, count
