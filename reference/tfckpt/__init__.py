@@ -60,6 +60,7 @@ _MOVED = {
 # Public functions of the jobs layer, loaded on first use: name -> "module:attribute".
 _LAZY = {
     "clean": "tfckpt.jobs.clean:clean",
+    "CheckpointManager": "tfckpt.jobs.series:CheckpointManager",
 }
 
 
@@ -81,6 +82,7 @@ def __getattr__(name: str):
 __all__ = [
     "BundleReader",
     "BundleWriter",
+    "CheckpointManager",
     "CheckpointReader",
     "clean",
     "DType",
