@@ -98,3 +98,19 @@ def test_repeated_strings_are_a_view_too():
     proto = _const([2**30], [b"x"], dtype=7, field="string_val")
     value = meta_graph.tensor_proto_to_array(proto, name="s")
     assert value.shape == (2**30,) and value[-1] == b"x"
+
+
+def test_state_file_naming_a_path_with_a_nul_byte_resolves_to_nothing(tmp_path):
+    """Found by tox -e fuzz (state_file): glob's ValueError escaped latest_checkpoint."""
+    (tmp_path / "checkpoint").write_bytes(b'model_checkpoint_path: "ckpt\\000-1"\n')
+    assert tfckpt.latest_checkpoint(str(tmp_path)) is None
+    assert not tfckpt.checkpoint_exists(str(tmp_path / "ckpt\0-1"))
+
+
+def test_complex_constant_with_an_odd_number_of_parts_is_data_loss():
+    """Found by tox -e fuzz (graph_def): numpy's view ValueError escaped tensor_proto_to_array."""
+    proto = _const([2], [1.0, 2.0, 3.0], dtype=8, field="scomplex_val")
+    with pytest.raises(errors.DataLossError, match="pairs"):
+        meta_graph.tensor_proto_to_array(proto, name="z")
+    pairs = meta_graph.tensor_proto_to_array(_const([2], [1.0, 2.0, 3.0, 4.0], dtype=8, field="scomplex_val"), name="z")
+    assert pairs.tolist() == [1 + 2j, 3 + 4j]

@@ -114,6 +114,8 @@ def get_checkpoint_state(checkpoint_dir: PathLike, latest_filename: Optional[str
 def checkpoint_exists(prefix: PathLike) -> bool:
     """True when a V2 checkpoint (``prefix.index``) or a V1 file/pattern matches ``prefix``."""
     prefix = os.fspath(prefix)
+    if "\0" in prefix:  # a state file can name anything; no file system holds such a path
+        return False
     return bool(glob.glob(glob.escape(prefix) + ".index")) or bool(glob.glob(prefix))
 
 

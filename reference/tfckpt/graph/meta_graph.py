@@ -226,6 +226,9 @@ def tensor_proto_to_array(proto, *, name: str = "", max_expanded_bytes: Optional
         bits = np.array(values or [0], dtype=np.int64).astype(np.uint16).view(np.float16)
         flat = bits
     elif per_element == 2:
+        if len(values) % 2:
+            raise errors.DataLossError(f"{field} holds {len(values)} numbers: complex values come in pairs",
+                                       key=name)
         parts = np.array(values or [0, 0], dtype=np.float32 if field == "scomplex_val" else np.float64)
         flat = parts.view(dtype.numpy_dtype)
     else:
