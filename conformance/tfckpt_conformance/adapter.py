@@ -23,6 +23,7 @@ its operations, on canonical descriptions (``description.py``)::
     write_v1(description, path)     Description -> a legacy V1 checkpoint file (TensorFlow's Save op)
     manage(directory, series)       run a checkpoint series (CheckpointManager / TF1 Saver rotation) with
                                     given numbers and clock values -> the checkpoints after each save
+    rewrite(src, dst, request)      a subset / renamed / EMA / optimizer-stripped copy (spec/rewrite.md)
 
 It declares which operations it offers and which *feature tags* it supports
 (``dtype:bfloat16``, ``string``, ``sliced``, ``multi_shard``, ``v1`` ...; the
@@ -75,7 +76,7 @@ __all__ = [
 
 #: The operations an adapter may offer.
 OPERATIONS = ("read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint",
-              "merge", "update_state", "resolve", "read_meta_graph", "write_v1", "manage")
+              "merge", "update_state", "resolve", "read_meta_graph", "write_v1", "manage", "rewrite")
 
 #: Error categories an implementation may answer with (TensorFlow's status code names).
 CATEGORIES = (
@@ -413,6 +414,12 @@ class Adapter(abc.ABC):
         tensor ``v`` of shape [3]. Returns the checkpoint prefixes (base names, sorted) present
         after each save; the state file left in ``directory`` is judged too."""
         raise Unsupported("manage")
+
+    def rewrite(self, src: str, dst: str, request: dict) -> None:
+        """Write at ``dst`` the rewrite of checkpoint ``src`` that ``request`` asks for (spec/rewrite.md):
+        ``select``/``drop`` (exact keys, globs, ``re:<regex>``), ``rename`` (``[regex, replacement]``
+        rules applied in turn), ``ema``, ``strip_optimizer``, ``dtype`` (``{"float32": "bfloat16"}``)."""
+        raise Unsupported("rewrite")
 
     def close(self) -> None:
         """Release resources (stop a server process)."""

@@ -61,6 +61,8 @@ _MOVED = {
 _LAZY = {
     "clean": "tfckpt.jobs.clean:clean",
     "CheckpointManager": "tfckpt.jobs.series:CheckpointManager",
+    "rewrite": "tfckpt.jobs.rewrite:rewrite",
+    "load_variables": "tfckpt.jobs.rewrite:load_variables",
 }
 
 
@@ -94,7 +96,9 @@ __all__ = [
     "latest_checkpoint",
     "list_variables",
     "load_checkpoint",
+    "load_variables",
     "merge_bundles",
+    "rewrite",
     "save",
     "save_sharded",
     "update_checkpoint_state",

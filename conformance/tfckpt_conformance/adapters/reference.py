@@ -61,7 +61,7 @@ class ReferenceAdapter(Adapter):
     version = getattr(tfckpt, "__version__", "")
     operations = frozenset(
         {"read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint",
-         "merge", "update_state", "resolve", "read_meta_graph", "write_v1", "manage"}
+         "merge", "update_state", "resolve", "read_meta_graph", "write_v1", "manage", "rewrite"}
     )
     features = frozenset(
         {
@@ -179,6 +179,13 @@ class ReferenceAdapter(Adapter):
                 manager.save({"v": np.zeros(3, np.float32)}, checkpoint_number=save["number"])
                 after.append(sorted(n[: -len(".index")] for n in os.listdir(directory) if n.endswith(".index")))
         return after
+
+    def rewrite(self, src: str, dst: str, request: dict) -> None:
+        with _rejections():
+            tfckpt.rewrite(src, dst, select=request.get("select"), drop=request.get("drop"),
+                           rename=[tuple(r) for r in request["rename"]] if request.get("rename") else None,
+                           ema=bool(request.get("ema")), strip_optimizer=bool(request.get("strip_optimizer")),
+                           dtype=request.get("dtype"))
 
     def resolve(self, location: str, query: KeyQuery) -> ResolvedKey:
         with _rejections():
