@@ -37,6 +37,7 @@ from typing import Iterator, Optional, Union
 __all__ = [
     "CheckpointError",
     "NotFoundError",
+    "FileNotFound",
     "DataLossError",
     "InvalidArgumentError",
     "UnimplementedError",
@@ -140,6 +141,19 @@ class NotFoundError(CheckpointError, KeyError):
     __str__ = CheckpointError.__str__
 
 
+class FileNotFound(NotFoundError, FileNotFoundError):
+    """A file that was asked for does not exist: ``except FileNotFoundError`` catches it too.
+
+    Category ``NOT_FOUND`` like every :class:`NotFoundError` (a missing tensor key stays a
+    plain :class:`NotFoundError`, a ``KeyError``).
+    """
+
+    def __init__(self, message: str, **location) -> None:  # FileNotFoundError is an OSError
+        CheckpointError.__init__(self, message, **location)
+
+    __str__ = CheckpointError.__str__
+
+
 class DataLossError(CheckpointError, ValueError):
     """A file is truncated, corrupt, or fails a checksum."""
 
@@ -214,7 +228,8 @@ def error_for_category(category: str) -> type:
 # follow its table for the categories we have, so the same failure gets the same category.
 # PERMISSION_DENIED, OUT_OF_RANGE and the rest stay the base class (UNKNOWN).
 _ERRNO_CLASSES = {
-    NotFoundError: ("ENOENT", "ENODEV", "ENXIO", "ESRCH"),
+    FileNotFound: ("ENOENT",),
+    NotFoundError: ("ENODEV", "ENXIO", "ESRCH"),
     AlreadyExistsError: ("EEXIST",),
     InvalidArgumentError: ("EINVAL", "ENAMETOOLONG", "E2BIG", "EFAULT", "EILSEQ", "ESPIPE", "ENOTTY"),
     FailedPreconditionError: ("EISDIR", "ENOTDIR", "ENOTEMPTY", "EBUSY", "EBADF", "ETXTBSY", "EXDEV"),
