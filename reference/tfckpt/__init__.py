@@ -33,16 +33,22 @@ The format itself is specified in ``spec/`` of the source repository.
 """
 
 from . import errors
-from .bundle import BundleReader, BundleWriter, TensorSlice, merge_bundles, save, save_sharded
-from .checkpoint_reader import CheckpointReader, list_variables, load_checkpoint
-from .dtypes import DType, as_dtype
-from .state_file import (
-    checkpoint_exists,
-    get_checkpoint_state,
-    latest_checkpoint,
-    update_checkpoint_state,
-)
-from .v1.writer import write_v1
+
+# Public names and the modules defining them, imported on first use: ``tfckpt --help``
+# and ``import tfckpt`` then cost no numpy, protobuf or ml_dtypes import.
+_EXPORTS = {
+    **dict.fromkeys(["BundleReader", "BundleWriter", "TensorSlice", "merge_bundles", "save", "save_sharded"], "tfckpt.bundle"),
+    **dict.fromkeys(["CheckpointReader", "list_variables", "load_checkpoint"], "tfckpt.checkpoint_reader"),
+    **dict.fromkeys(["DType", "as_dtype"], "tfckpt.dtypes"),
+    **dict.fromkeys(
+        ["checkpoint_exists", "get_checkpoint_state", "latest_checkpoint", "update_checkpoint_state"],
+        "tfckpt.state_file",
+    ),
+    "write_v1": "tfckpt.v1.writer",
+    "clean": "tfckpt.jobs.clean",
+    "CheckpointManager": "tfckpt.jobs.series",
+    **dict.fromkeys(["rewrite", "load_variables"], "tfckpt.jobs.rewrite"),
+}
 
 __version__ = "0.1.0"
 
@@ -57,28 +63,21 @@ _MOVED = {
 }
 
 
-# Public functions of the jobs layer, loaded on first use: name -> "module:attribute".
-_LAZY = {
-    "clean": "tfckpt.jobs.clean:clean",
-    "CheckpointManager": "tfckpt.jobs.series:CheckpointManager",
-    "rewrite": "tfckpt.jobs.rewrite:rewrite",
-    "load_variables": "tfckpt.jobs.rewrite:load_variables",
-}
-
-
 def __getattr__(name: str):
     import importlib
 
-    target = _MOVED.get(name)
-    if target is not None:
-        value = importlib.import_module(target)
-    elif name in _LAZY:
-        module, _, attr = _LAZY[name].partition(":")
-        value = getattr(importlib.import_module(module), attr)
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    elif name in _MOVED:
+        value = importlib.import_module(_MOVED[name])
     else:
         raise AttributeError(f"module 'tfckpt' has no attribute {name!r}")
     globals()[name] = value
     return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_EXPORTS) | set(_MOVED))
 
 
 __all__ = [

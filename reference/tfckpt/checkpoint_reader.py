@@ -36,7 +36,7 @@ from . import errors
 from .bundle.naming import prefix_of
 from .bundle.reader import BundleReader, key_text
 from .dtypes import DType
-from .state_file import latest_checkpoint
+from .state_file import get_checkpoint_state, latest_checkpoint
 
 __all__ = ["CheckpointReader", "load_checkpoint", "list_variables", "resolve_checkpoint_path"]
 
@@ -55,22 +55,43 @@ def resolve_checkpoint_path(path: PathLike) -> str:
         if latest is None and os.path.isfile(saved_model_variables + ".index"):
             return saved_model_variables  # a SavedModel directory
         if latest is None:
-            raise errors.NotFoundError(
-                "directory holds no checkpoint state file naming an existing checkpoint "
-                "(pass a checkpoint prefix such as 'dir/ckpt-1' instead)",
-                file=path,
-            )
+            raise _no_checkpoint_in(path)
         return latest
     prefix = prefix_of(path)
     if os.path.isfile(prefix + ".index"):
         return prefix
     if os.path.isfile(path) or (any(c in path for c in "*?[") and glob.glob(path)):
         return path  # a legacy V1 checkpoint: a single file, or a pattern matching its shards
-    raise errors.NotFoundError(
+    raise errors.FileNotFound(
         "no checkpoint found: expected a prefix P with a file P.index (V2), a V1 checkpoint file, "
         "or a directory with a 'checkpoint' state file",
         file=path,
     )
+
+
+def _closest_keys(name: str, keys) -> str:
+    """``"; did you mean 'a', 'b'?"`` -- the keys most like ``name`` (difflib), or ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(str(name), list(keys), n=3, cutoff=0.6)
+    return f"; did you mean {', '.join(repr(k) for k in close)}?" if close else ""
+
+
+def _no_checkpoint_in(directory: str) -> errors.FileNotFound:
+    """The error for a directory with no usable state file: what is wrong, and what exists."""
+    state_path = os.path.join(directory, "checkpoint")
+    found = sorted(name[: -len(".index")] for name in os.listdir(directory) if name.endswith(".index"))
+    existing = (
+        f"; checkpoints that exist there: {', '.join(found)} (pass one as the prefix, e.g. "
+        f"{os.path.join(directory, found[-1])!r})"
+        if found
+        else "; no .index file is there either"
+    )
+    if os.path.isfile(state_path):
+        state = get_checkpoint_state(directory)
+        named = f" names {state.model_checkpoint_path!r}, which does not exist" if state is not None else " is unreadable"
+        return errors.FileNotFound(f"the state file {state_path!r}{named}" + existing, file=state_path)
+    return errors.FileNotFound("directory has no 'checkpoint' state file" + existing, file=directory)
 
 
 class CheckpointReader:
@@ -116,8 +137,16 @@ class CheckpointReader:
         return True
 
     def get_tensor(self, name: str) -> np.ndarray:
-        """The tensor's value as a numpy array (a 0-d array for a scalar)."""
-        return self._impl.read(name)
+        """The tensor's value as a numpy array (a 0-d array for a scalar).
+
+        A missing key raises :class:`tfckpt.errors.NotFoundError` naming the closest keys."""
+        try:
+            return self._impl.read(name)
+        except errors.NotFoundError as exc:
+            if isinstance(exc, errors.FileNotFound) or self.has_tensor(name):
+                raise
+            exc.message += _closest_keys(name, self._variable_entries())
+            raise
 
     def debug_string(self) -> str:
         """One line per tensor, ``name (DT_FLOAT) [2,3]``, like TensorFlow's debug output."""

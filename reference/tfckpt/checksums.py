@@ -16,7 +16,18 @@ masked form.
 
 from __future__ import annotations
 
-import crc32c as _crc32c
+# The ``crc32c`` package is imported on the first checksum: its import pulls in
+# ``importlib.metadata`` (tens of milliseconds), which ``tfckpt --help`` should not pay.
+_impl = None
+
+
+def _crc(data, crc: int = 0) -> int:
+    global _impl
+    if _impl is None:
+        import crc32c as module
+
+        _impl = module.crc32c
+    return _impl(data, crc)
 
 __all__ = ["crc32c", "extend", "mask", "unmask", "MASK_DELTA", "masked_crc32c"]
 
@@ -27,12 +38,12 @@ _U32 = 0xFFFFFFFF
 
 def crc32c(data) -> int:
     """CRC-32C of a bytes-like object (unmasked)."""
-    return _crc32c.crc32c(data)
+    return _crc(data)
 
 
 def extend(crc: int, data) -> int:
     """Continue the CRC-32C ``crc`` over ``data`` (``crc32c::Extend``)."""
-    return _crc32c.crc32c(data, crc)
+    return _crc(data, crc)
 
 
 def mask(crc: int) -> int:

@@ -23,10 +23,10 @@ float4_e2m1fn) take one whole byte per element, as in memory.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
-import ml_dtypes
 import numpy as np
 
 from . import errors
@@ -48,9 +48,9 @@ class DType:
 
     as_datatype_enum: int
     name: str
-    #: numpy dtype of the arrays ``get_tensor`` returns (TensorFlow returns plain
-    #: integers for the quantized types); None where TensorFlow has none.
-    numpy_dtype: Optional[np.dtype] = field(repr=False, compare=False, default=None)
+    #: numpy dtype of the arrays ``get_tensor`` returns, or for the ml_dtypes types the name
+    #: of the ml_dtypes scalar type, resolved by :attr:`numpy_dtype` on first use.
+    numpy_spec: Union[np.dtype, str, None] = field(repr=False, compare=False, default=None)
     #: bytes per element in a ``.data`` file for fixed-width types, 0 otherwise.
     itemsize: int = field(repr=False, compare=False, default=0)
     #: width in bytes of the units swapped for a big-endian bundle (1 = no swap).
@@ -59,6 +59,18 @@ class DType:
     is_memcpy: bool = field(repr=False, compare=False, default=True)
     #: numpy dtype of the bit-pattern view used by the description format.
     bits_dtype: Optional[np.dtype] = field(repr=False, compare=False, default=None)
+
+    @property
+    def numpy_dtype(self) -> Optional[np.dtype]:
+        """numpy dtype of the arrays ``get_tensor`` returns (plain integers for the quantized
+        types); None where TensorFlow has none. ml_dtypes is imported here, on first need."""
+        spec = self.numpy_spec
+        if isinstance(spec, str):
+            import ml_dtypes
+
+            spec = np.dtype(getattr(ml_dtypes, spec))
+            object.__setattr__(self, "numpy_spec", spec)
+        return spec
 
     @property
     def as_numpy_dtype(self):
@@ -119,7 +131,7 @@ _TABLE = [
     (11, "qint8", "DT_QINT8", _B("i1"), 1, 1, True, _B("i1")),
     (12, "quint8", "DT_QUINT8", _B("u1"), 1, 1, True, _B("u1")),
     (13, "qint32", "DT_QINT32", _B("<i4"), 4, 4, True, _B("<i4")),
-    (14, "bfloat16", "DT_BFLOAT16", _B(ml_dtypes.bfloat16), 2, 2, True, _B("<u2")),
+    (14, "bfloat16", "DT_BFLOAT16", "bfloat16", 2, 2, True, _B("<u2")),
     (15, "qint16", "DT_QINT16", _B("<i2"), 2, 2, True, _B("<i2")),
     (16, "quint16", "DT_QUINT16", _B("<u2"), 2, 2, True, _B("<u2")),
     (17, "uint16", "DT_UINT16", _B("<u2"), 2, 2, True, _B("<u2")),
@@ -129,16 +141,16 @@ _TABLE = [
     (21, "variant", "DT_VARIANT", None, 0, 1, False, None),
     (22, "uint32", "DT_UINT32", _B("<u4"), 4, 4, True, _B("<u4")),
     (23, "uint64", "DT_UINT64", _B("<u8"), 8, 8, True, _B("<u8")),
-    (24, "float8_e5m2", "DT_FLOAT8_E5M2", _B(ml_dtypes.float8_e5m2), 1, 1, True, _B("u1")),
-    (25, "float8_e4m3fn", "DT_FLOAT8_E4M3FN", _B(ml_dtypes.float8_e4m3fn), 1, 1, True, _B("u1")),
-    (26, "float8_e4m3fnuz", "DT_FLOAT8_E4M3FNUZ", _B(ml_dtypes.float8_e4m3fnuz), 1, 1, True, _B("u1")),
-    (27, "float8_e4m3b11fnuz", "DT_FLOAT8_E4M3B11FNUZ", _B(ml_dtypes.float8_e4m3b11fnuz), 1, 1, True, _B("u1")),
-    (28, "float8_e5m2fnuz", "DT_FLOAT8_E5M2FNUZ", _B(ml_dtypes.float8_e5m2fnuz), 1, 1, True, _B("u1")),
-    (29, "int4", "DT_INT4", _B(ml_dtypes.int4), 1, 1, True, _B("u1")),
-    (30, "uint4", "DT_UINT4", _B(ml_dtypes.uint4), 1, 1, True, _B("u1")),
-    (31, "int2", "DT_INT2", _B(ml_dtypes.int2), 1, 1, True, _B("u1")),
-    (32, "uint2", "DT_UINT2", _B(ml_dtypes.uint2), 1, 1, True, _B("u1")),
-    (33, "float4_e2m1fn", "DT_FLOAT4_E2M1FN", _B(ml_dtypes.float4_e2m1fn), 1, 1, True, _B("u1")),
+    (24, "float8_e5m2", "DT_FLOAT8_E5M2", "float8_e5m2", 1, 1, True, _B("u1")),
+    (25, "float8_e4m3fn", "DT_FLOAT8_E4M3FN", "float8_e4m3fn", 1, 1, True, _B("u1")),
+    (26, "float8_e4m3fnuz", "DT_FLOAT8_E4M3FNUZ", "float8_e4m3fnuz", 1, 1, True, _B("u1")),
+    (27, "float8_e4m3b11fnuz", "DT_FLOAT8_E4M3B11FNUZ", "float8_e4m3b11fnuz", 1, 1, True, _B("u1")),
+    (28, "float8_e5m2fnuz", "DT_FLOAT8_E5M2FNUZ", "float8_e5m2fnuz", 1, 1, True, _B("u1")),
+    (29, "int4", "DT_INT4", "int4", 1, 1, True, _B("u1")),
+    (30, "uint4", "DT_UINT4", "uint4", 1, 1, True, _B("u1")),
+    (31, "int2", "DT_INT2", "int2", 1, 1, True, _B("u1")),
+    (32, "uint2", "DT_UINT2", "uint2", 1, 1, True, _B("u1")),
+    (33, "float4_e2m1fn", "DT_FLOAT4_E2M1FN", "float4_e2m1fn", 1, 1, True, _B("u1")),
 ]
 
 _BY_ENUM: dict[int, DType] = {}
@@ -159,10 +171,26 @@ ALL_DTYPES: tuple[DType, ...] = tuple(_BY_ENUM[k] for k in sorted(_BY_ENUM))
 
 # A plain numpy dtype names the plain TensorFlow type (uint16, not quint16, whose enum
 # number is lower); the quantized types come only from their structured dtypes or by name.
+# The ml_dtypes types join the map only once ml_dtypes is imported (an ml_dtypes array
+# cannot exist before), so ``import tfckpt`` does not import ml_dtypes.
 _NUMPY_TO_DTYPE: dict[np.dtype, DType] = {_QUANTIZED[k]: _BY_ENUM[k] for k in _QUANTIZED}
-for _dt in ALL_DTYPES:
-    if _dt.numpy_dtype is not None and _dt.as_datatype_enum not in _QUANTIZED and _dt.name != "string":
-        _NUMPY_TO_DTYPE[_dt.numpy_dtype.newbyteorder("=") if _dt.numpy_dtype.names is None else _dt.numpy_dtype] = _dt
+
+
+_ML_DTYPES_ENUMS = frozenset(dt.as_datatype_enum for dt in ALL_DTYPES if isinstance(dt.numpy_spec, str))
+
+
+def _add_numpy_types(lazy: bool) -> None:
+    for dt in ALL_DTYPES:
+        if (dt.as_datatype_enum in _ML_DTYPES_ENUMS) != lazy or dt.numpy_spec is None:
+            continue
+        if dt.as_datatype_enum in _QUANTIZED or dt.name == "string":
+            continue
+        npd = dt.numpy_dtype
+        _NUMPY_TO_DTYPE[npd.newbyteorder("=") if npd.names is None else npd] = dt
+
+
+_add_numpy_types(lazy=False)
+_ml_types_added = False
 
 
 def as_dtype(value: Union[int, str, np.dtype, type, DType]) -> DType:
@@ -195,6 +223,11 @@ def as_dtype(value: Union[int, str, np.dtype, type, DType]) -> DType:
         return _BY_ENUM[DT_STRING]
     key = npd.newbyteorder("=") if npd.names is None else npd
     found = _NUMPY_TO_DTYPE.get(key)
+    global _ml_types_added
+    if found is None and not _ml_types_added and "ml_dtypes" in sys.modules:
+        _ml_types_added = True
+        _add_numpy_types(lazy=True)
+        found = _NUMPY_TO_DTYPE.get(key)
     if found is None:
         raise errors.InvalidArgumentError(f"numpy dtype {npd} has no TensorFlow equivalent")
     return found

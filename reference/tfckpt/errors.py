@@ -37,6 +37,7 @@ from typing import Iterator, Optional, Union
 __all__ = [
     "CheckpointError",
     "NotFoundError",
+    "FileNotFound",
     "DataLossError",
     "InvalidArgumentError",
     "UnimplementedError",
@@ -141,6 +142,19 @@ class NotFoundError(CheckpointError, KeyError):
     category = "NOT_FOUND"
 
     # KeyError.__str__ would quote the whole message; keep ours.
+    __str__ = CheckpointError.__str__
+
+
+class FileNotFound(NotFoundError, FileNotFoundError):
+    """A file that was asked for does not exist: ``except FileNotFoundError`` catches it too.
+
+    Category ``NOT_FOUND`` like every :class:`NotFoundError` (a missing tensor key stays a
+    plain :class:`NotFoundError`, a ``KeyError``).
+    """
+
+    def __init__(self, message: str, **location) -> None:  # FileNotFoundError is an OSError
+        CheckpointError.__init__(self, message, **location)
+
     __str__ = CheckpointError.__str__
 
 
@@ -256,7 +270,8 @@ def error_for_category(category: str) -> type:
 # follow its table (ErrnoToCode in third_party/xla/xla/tsl/platform/errors.cc), so the same
 # failure gets the same category; what it leaves UNKNOWN (EIO, ELOOP ...) is the base class.
 _ERRNO_CLASSES = {
-    NotFoundError: ("ENOENT", "ENODEV", "ENXIO", "ESRCH"),
+    FileNotFound: ("ENOENT",),
+    NotFoundError: ("ENODEV", "ENXIO", "ESRCH"),
     AlreadyExistsError: ("EEXIST",),
     PermissionDeniedError: ("EPERM", "EACCES", "EROFS"),
     InvalidArgumentError: ("EINVAL", "ENAMETOOLONG", "E2BIG", "EFAULT", "EILSEQ", "ESPIPE", "ENOTTY"),

@@ -127,7 +127,7 @@ def test_a_directory_in_the_data_files_place_fails_cleanly(tmp_path):
 def test_os_errors_get_tensorflows_categories():
     import errno as errno_module
 
-    cases = {errno_module.ENOENT: errors.NotFoundError, errno_module.ENOSPC: errors.ResourceExhaustedError,
+    cases = {errno_module.ENOENT: errors.FileNotFound, errno_module.ENOSPC: errors.ResourceExhaustedError,
              errno_module.EISDIR: errors.FailedPreconditionError, errno_module.EACCES: errors.PermissionDeniedError,
              errno_module.EROFS: errors.PermissionDeniedError, errno_module.EXDEV: errors.UnimplementedError,
              errno_module.EFBIG: errors.OutOfRangeError, errno_module.EIO: errors.CheckpointError}

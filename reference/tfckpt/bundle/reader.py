@@ -134,7 +134,7 @@ class BundleReader:
         self._data_files: dict[int, tuple] = {}
         self._entries: dict[bytes, TensorEntry] = {}
         if not os.path.isfile(self.index_path):
-            raise errors.NotFoundError(
+            raise errors.FileNotFound(
                 f"no checkpoint index file: a checkpoint with prefix {self.prefix!r} "
                 f"needs {os.path.basename(self.index_path)!r} (pass the prefix, not a directory or data file)",
                 file=self.index_path,
@@ -339,7 +339,11 @@ class BundleReader:
             raw = result.reshape(-1).view(np.uint8) if result.size else np.empty(0, np.uint8)
             self._read_into(handle[0], entry.offset, raw, where)
             if self.verify_checksums and checksums.masked_crc32c(raw) != entry.crc32c:
-                raise errors.DataLossError("tensor checksum mismatch: the data is corrupt", **where)
+                from ..sniff import hint_for_path
+
+                raise errors.DataLossError(
+                    "tensor checksum mismatch: the data is corrupt" + hint_for_path(where["file"]), **where
+                )
             if self.big_endian and dtype.swap_unit > 1 and result.size:
                 raw.view(f"u{dtype.swap_unit}").byteswap(inplace=True)
             return result
@@ -403,7 +407,7 @@ class BundleReader:
             try:
                 fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
             except FileNotFoundError:
-                raise errors.NotFoundError(
+                raise errors.FileNotFound(
                     f"data file of shard {entry.shard_id} of {self.num_shards} is missing",
                     file=path,
                     key=_shown(entry.key),
@@ -503,7 +507,14 @@ def _pread_into(fd: int, view: memoryview, offset: int) -> int:
 
 
 def _shown(key: bytes):
-    """Keys in errors: text when the key is UTF-8, else the raw bytes."""
+    """Keys in errors: a slice-data key as ``name (slice 0,2:-)``; text when the key is UTF-8,
+    else the raw bytes."""
+    try:
+        decoded = describe_slice_key(key)
+    except Exception:  # noqa: BLE001 -- a key that merely looks like a slice key
+        decoded = None
+    if decoded is not None:
+        return f"{decoded[0]} (slice {decoded[1]})"
     try:
         return key.decode("utf-8")
     except UnicodeDecodeError:

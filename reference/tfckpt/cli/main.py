@@ -6,6 +6,7 @@
     tfckpt show PATH NAME        print one tensor's value
     tfckpt verify PATH           read every tensor, checking every checksum; exit 1 on the first error
     tfckpt state DIR             the directory's checkpoint state file, paths resolved
+    tfckpt inspect --file_name=P TensorFlow's inspect_checkpoint, byte for byte (cli/inspect.py)
 
 PATH is a checkpoint prefix, a directory with a ``checkpoint`` state file, or
 an ``.index``/``.data-*`` file of the checkpoint.  Errors are printed with the
@@ -19,14 +20,19 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-import numpy as np
-
 from .. import errors
-from ..checkpoint_reader import load_checkpoint
-from ..state_file import get_checkpoint_state, latest_checkpoint
+
+# numpy and the readers are imported inside the commands, so ``tfckpt --help`` costs
+# nothing but argparse.
 
 
 def _cmd_ls(args) -> int:
+    import json
+
+    import numpy as np
+
+    from ..checkpoint_reader import load_checkpoint
+
     with load_checkpoint(args.path) as reader:
         shapes = reader.get_variable_to_shape_map()
         dtypes = reader.get_variable_to_dtype_map()
@@ -34,12 +40,29 @@ def _cmd_ls(args) -> int:
         for name in sorted(shapes):
             shape = shapes[name]
             total += int(np.prod(shape)) if shape else 1
-            print(f"{name} ({dtypes[name].name}) {shape}")
-        print(f"# {len(shapes)} tensors, {total} elements in all ({reader.path})")
+            if args.json:
+                entry = reader.entry(name)
+                record = {
+                    "key": name,
+                    "dtype": dtypes[name].name,
+                    "shape": shape,
+                    "size": int(getattr(entry, "size", 0) or 0),
+                    "shard": getattr(entry, "shard_id", None),
+                    "partitioned": bool(getattr(entry, "slices", None)),
+                }
+                print(json.dumps(record))
+            else:
+                print(f"{name} ({dtypes[name].name}) {shape}")
+        if not args.json:
+            print(f"# {len(shapes)} tensors, {total} elements in all ({reader.path})")
     return 0
 
 
 def _cmd_show(args) -> int:
+    import numpy as np
+
+    from ..checkpoint_reader import load_checkpoint
+
     with load_checkpoint(args.path) as reader:
         value = reader.get_tensor(args.name)
         print(f"{args.name} ({reader.get_variable_to_dtype_map()[args.name].name}) {list(value.shape)}")
@@ -49,6 +72,8 @@ def _cmd_show(args) -> int:
 
 
 def _cmd_verify(args) -> int:
+    from ..checkpoint_reader import load_checkpoint
+
     with load_checkpoint(args.path, verify_checksums=True) as reader:
         names = sorted(reader.get_variable_to_shape_map())
         for name in names:
@@ -58,6 +83,14 @@ def _cmd_verify(args) -> int:
 
 
 def _cmd_state(args) -> int:
+    import os
+
+    from ..state_file import get_checkpoint_state, latest_checkpoint
+
+    if not os.path.isdir(args.dir):
+        what = "is a file, not a directory" if os.path.exists(args.dir) else "does not exist"
+        print(f"tfckpt: {args.dir} {what}; pass the directory holding the 'checkpoint' state file", file=sys.stderr)
+        return 1
     state = get_checkpoint_state(args.dir)
     if state is None:
         print(f"no readable checkpoint state file in {args.dir}")
@@ -69,20 +102,24 @@ def _cmd_state(args) -> int:
 
 #: Modules of this package that add subcommands, each with ``register(subparsers)``: one job, one
 #: module (rewrite, graph, freeze, ...). A command's module is imported only to build the parser.
-COMMAND_MODULES: tuple = ("clean", "rewrite")
+COMMAND_MODULES: tuple = ("inspect", "clean", "rewrite")
+
+
+_PATH_HELP = "a checkpoint prefix (dir/ckpt-1), a directory with a 'checkpoint' state file, or its .index file"
 
 
 def _register_core(sub) -> None:
     p = sub.add_parser("ls", help="list tensors with dtype and shape")
-    p.add_argument("path")
+    p.add_argument("path", help=_PATH_HELP)
+    p.add_argument("--json", action="store_true", help="one JSON object per tensor")
     p.set_defaults(run=_cmd_ls)
     p = sub.add_parser("show", help="print one tensor")
-    p.add_argument("path")
+    p.add_argument("path", help=_PATH_HELP)
     p.add_argument("name")
     p.add_argument("--threshold", type=int, default=1000, help="numpy print threshold (elements)")
     p.set_defaults(run=_cmd_show)
     p = sub.add_parser("verify", help="read every tensor, verifying every checksum")
-    p.add_argument("path")
+    p.add_argument("path", help=_PATH_HELP)
     p.set_defaults(run=_cmd_verify)
     p = sub.add_parser("state", help="show a directory's checkpoint state file")
     p.add_argument("dir")
@@ -99,10 +136,19 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         importlib.import_module(f"{__package__}.{name}").register(sub)
     args = parser.parse_args(argv)
     try:
-        return args.run(args)
+        status = args.run(args)
+        sys.stdout.flush()
+        return status
     except errors.CheckpointError as exc:
         print(f"tfckpt: {type(exc).__name__} [{exc.category}]: {exc}", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader of our output went away (``tfckpt ls x | head -1``): not an error of
+        # ours. Point stdout at /dev/null so the interpreter's final flush is silent too.
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":

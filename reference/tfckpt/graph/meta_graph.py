@@ -61,7 +61,7 @@ def read_message(path: PathLike, message):
         with open(path, "rb") as handle:
             data = handle.read()
     except FileNotFoundError:
-        raise errors.NotFoundError("file not found", file=path) from None
+        raise errors.FileNotFound("file not found", file=path) from None
     try:
         message.ParseFromString(data)
     except DecodeError as exc:

@@ -58,6 +58,7 @@ from ..errors import (
     DataLossError,
     FailedPreconditionError,
     InvalidArgumentError,
+    FileNotFound,
     NotFoundError,
 )
 from .block import Block
@@ -73,7 +74,6 @@ from .format import (
 
 __all__ = ["TableReader"]
 
-_LFS_SIGNATURE = b"version https://git-lfs"
 #: The block cache keeps at most this many parsed data blocks ...
 _CACHED_BLOCKS = 8
 #: ... holding at most this many bytes in all; a larger block (a V1 table stores a big
@@ -99,7 +99,7 @@ class _FileSource:
         try:
             self._fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
         except FileNotFoundError:
-            raise NotFoundError("table file does not exist", file=path) from None
+            raise FileNotFound("table file does not exist", file=path) from None
         try:
             self.size = os.fstat(self._fd).st_size
         except BaseException:
@@ -218,13 +218,10 @@ class TableReader:
         self._handles = handles
 
     def _lfs_hint(self) -> str:
-        head = self._source.read(0, len(_LFS_SIGNATURE))
-        if head == _LFS_SIGNATURE:
-            return (
-                "; the file looks like a Git LFS pointer file: fetch the real content "
-                "(git lfs pull) and try again"
-            )
-        return ""
+        """What the file looks like instead (LFS pointer, HDF5, zip, ...): :mod:`tfckpt.sniff`."""
+        from ..sniff import hint
+
+        return hint(lambda n: self._source.read(0, min(n, self._source.size)), self.name or "")
 
     # -- blocks ----------------------------------------------------------
 

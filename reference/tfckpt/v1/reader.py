@@ -158,7 +158,7 @@ class V1Reader:
         files = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]
         files = [f for f in files if os.path.isfile(f)]
         if not files:
-            raise errors.NotFoundError("no V1 checkpoint file matches", file=pattern)
+            raise errors.FileNotFound("no V1 checkpoint file matches", file=pattern)
         self.files = files
         self.verify_checksums = verify_checksums  # V1 has only the SSTable's block checksums
         self._tables: list[TableReader] = []
