@@ -57,21 +57,34 @@ _MOVED = {
 }
 
 
+# Public functions of the jobs layer, loaded on first use: name -> "module:attribute".
+_LAZY = {
+    "clean": "tfckpt.jobs.clean:clean",
+    "CheckpointManager": "tfckpt.jobs.series:CheckpointManager",
+}
+
+
 def __getattr__(name: str):
-    target = _MOVED.get(name)
-    if target is None:
-        raise AttributeError(f"module 'tfckpt' has no attribute {name!r}")
     import importlib
 
-    module = importlib.import_module(target)
-    globals()[name] = module
-    return module
+    target = _MOVED.get(name)
+    if target is not None:
+        value = importlib.import_module(target)
+    elif name in _LAZY:
+        module, _, attr = _LAZY[name].partition(":")
+        value = getattr(importlib.import_module(module), attr)
+    else:
+        raise AttributeError(f"module 'tfckpt' has no attribute {name!r}")
+    globals()[name] = value
+    return value
 
 
 __all__ = [
     "BundleReader",
     "BundleWriter",
+    "CheckpointManager",
     "CheckpointReader",
+    "clean",
     "DType",
     "TensorSlice",
     "as_dtype",

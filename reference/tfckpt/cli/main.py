@@ -69,7 +69,7 @@ def _cmd_state(args) -> int:
 
 #: Modules of this package that add subcommands, each with ``register(subparsers)``: one job, one
 #: module (rewrite, graph, freeze, ...). A command's module is imported only to build the parser.
-COMMAND_MODULES: tuple = ()
+COMMAND_MODULES: tuple = ("clean",)
 
 
 def _register_core(sub) -> None:
