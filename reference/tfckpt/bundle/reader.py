@@ -53,6 +53,7 @@ from ..dtypes import ALL_DTYPES, DT_STRING, DT_VARIANT, DType
 from ..proto import tensor_bundle_pb2, tensor_pb2
 from ..table import TableReader
 from . import assembly, data_layout
+from .entry_fields import decode_entry_fields
 from .naming import data_filename, index_filename
 from .slices import TensorSlice, decode_slice_key, encode_slice_key
 
@@ -65,6 +66,10 @@ MIN_PRODUCER = 0
 #: TensorFlow's ``TensorShape::MaxDimensions()``.
 MAX_RANK = 254
 _INT64_MAX = (1 << 63) - 1
+#: Tensors of at most this many bytes are read through a per-shard read-ahead window ...
+_WINDOWED_MAX = 64 << 10
+#: ... of this many bytes (one pread serves many adjacent small tensors).
+_WINDOW = 1 << 20
 _DTYPES_BY_ENUM = {dtype.as_datatype_enum: dtype for dtype in ALL_DTYPES}
 
 KeyLike = Union[str, bytes]
@@ -82,38 +87,42 @@ def key_text(key: bytes) -> str:
 
 
 class TensorEntry:
-    """A validated index entry: what is stored under one key."""
+    """A validated index entry: what is stored under one key.
 
-    __slots__ = ("key", "dtype", "shape", "num_elements", "proto", "slices")
+    The location fields are plain attributes, decoded from the wire bytes
+    (see :mod:`tfckpt.bundle.entry_fields`); ``proto`` parses the same bytes
+    into a ``BundleEntryProto`` only when it is asked for.
+    """
 
-    def __init__(self, key: bytes, dtype: DType, shape: tuple, num_elements: int, proto, slices) -> None:
+    __slots__ = ("key", "dtype", "shape", "num_elements", "slices", "shard_id", "offset", "size", "crc32c",
+                 "_raw", "_proto")
+
+    def __init__(self, key: bytes, dtype: DType, shape: tuple, num_elements: int, proto, slices, *,
+                 raw: bytes = b"", fields: Optional[tuple] = None) -> None:
         self.key = key
         self.dtype = dtype
         self.shape = shape
         self.num_elements = num_elements
-        self.proto = proto
+        self._proto = proto
+        self._raw = raw
+        if fields is None:
+            fields = (proto.shard_id, proto.offset, proto.size, proto.crc32c)
+        self.shard_id, self.offset, self.size, self.crc32c = fields
         #: For a partitioned tensor, the stored slices in index order; else empty.
         self.slices: tuple[TensorSlice, ...] = slices
 
     @property
+    def proto(self):
+        """The entry as a ``BundleEntryProto`` message (parsed on first use)."""
+        if self._proto is None:
+            proto = tensor_bundle_pb2.BundleEntryProto()
+            proto.ParseFromString(self._raw)
+            self._proto = proto
+        return self._proto
+
+    @property
     def is_partitioned(self) -> bool:
         return bool(self.slices)
-
-    @property
-    def shard_id(self) -> int:
-        return self.proto.shard_id
-
-    @property
-    def offset(self) -> int:
-        return self.proto.offset
-
-    @property
-    def size(self) -> int:
-        return self.proto.size
-
-    @property
-    def crc32c(self) -> int:
-        return self.proto.crc32c
 
     def __repr__(self) -> str:
         return f"TensorEntry({key_text(self.key)!r}, {self.dtype.name}, {list(self.shape)})"
@@ -132,6 +141,8 @@ class BundleReader:
         self.verify_checksums = verify_checksums
         self.index_path = index_filename(self.prefix)
         self._data_files: dict[int, tuple] = {}
+        #: shard id -> (file offset, bytes): the read-ahead window of small reads (see _window)
+        self._windows: dict[int, tuple] = {}
         self._entries: dict[bytes, TensorEntry] = {}
         if not os.path.isfile(self.index_path):
             raise errors.FileNotFound(
@@ -202,6 +213,20 @@ class BundleReader:
         return raw_key != b"" and (raw_key in self._entries or self._table.get(raw_key) is not None)
 
     def _decode_entry(self, key: bytes, value: bytes) -> TensorEntry:
+        fields = decode_entry_fields(value)
+        if fields is not None:  # the canonical form: no message built (see entry_fields)
+            dtype = _DTYPES_BY_ENUM.get(fields[0])
+            dims = fields[1]
+            if dtype is not None and len(dims) <= MAX_RANK:
+                num_elements = 1
+                for size in dims:
+                    num_elements *= size
+                if num_elements <= _INT64_MAX and (num_elements or len(dims) <= 1):  # an empty shape: SEC-10 below
+                    return TensorEntry(key, dtype, dims, num_elements, None, (), raw=value, fields=fields[2:])
+        return self._decode_entry_message(key, value)
+
+    def _decode_entry_message(self, key: bytes, value: bytes) -> TensorEntry:
+        """The reference path: protobuf parses the entry (any form, with protobuf's errors)."""
         proto = tensor_bundle_pb2.BundleEntryProto()
         try:
             proto.ParseFromString(value)
@@ -247,7 +272,7 @@ class BundleReader:
 
     def _check_location(self, entry: TensorEntry) -> None:
         """Where a tensor's bytes are, checked when it is read (listing needs only dtype and shape)."""
-        proto, dtype, num_elements, shape = entry.proto, entry.dtype, entry.num_elements, entry.shape
+        proto, dtype, num_elements, shape = entry, entry.dtype, entry.num_elements, entry.shape
         where = dict(file=self.index_path, key=_shown(entry.key))
         if not 0 <= proto.shard_id < self.num_shards:
             raise errors.DataLossError(
@@ -326,27 +351,34 @@ class BundleReader:
             )
         self._check_location(entry)
         path, handle = self._data_file(entry)
-        where = dict(file=path, key=_shown(entry.key), offset=entry.offset)
         file_size = handle[1]
         if entry.offset + entry.size > file_size:
             raise errors.DataLossError(
                 f"tensor bytes [{entry.offset}, {entry.offset + entry.size}) extend past the end of the "
                 f"data file ({file_size} bytes)",
-                **where,
+                **dict(file=path, key=_shown(entry.key), offset=entry.offset),
             )
         if dtype.is_memcpy:
             result = np.empty(entry.shape, dtype=dtype.numpy_dtype)
             raw = result.reshape(-1).view(np.uint8) if result.size else np.empty(0, np.uint8)
-            self._read_into(handle[0], entry.offset, raw, where)
-            if self.verify_checksums and checksums.masked_crc32c(raw) != entry.crc32c:
+            if entry.size <= _WINDOWED_MAX:
+                window = self._window(entry.shard_id, handle, entry.offset, entry.size, path, entry.key)
+                raw[:] = window
+            else:
+                where = dict(file=path, key=_shown(entry.key), offset=entry.offset)
+                self._read_into(handle[0], entry.offset, raw, where)
+                window = raw
+            if self.verify_checksums and checksums.masked_crc32c(window) != entry.crc32c:
                 from ..sniff import hint_for_path
 
                 raise errors.DataLossError(
-                    "tensor checksum mismatch: the data is corrupt" + hint_for_path(where["file"]), **where
+                    "tensor checksum mismatch: the data is corrupt" + hint_for_path(path),
+                    file=path, key=_shown(entry.key), offset=entry.offset
                 )
             if self.big_endian and dtype.swap_unit > 1 and result.size:
                 raw.view(f"u{dtype.swap_unit}").byteswap(inplace=True)
             return result
+        where = dict(file=path, key=_shown(entry.key), offset=entry.offset)
         buffer = bytearray(entry.size)
         self._read_into(handle[0], entry.offset, buffer, where)
         if dtype.as_datatype_enum == DT_VARIANT:
@@ -364,6 +396,27 @@ class BundleReader:
         result = np.empty(entry.num_elements, dtype=object)
         result[:] = elements
         return result.reshape(entry.shape)
+
+    def _window(self, shard_id: int, handle: tuple, offset: int, size: int, path: str, key: bytes) -> memoryview:
+        """``size`` bytes at ``offset`` of a data file, served from a read-ahead window.
+
+        Small tensors are stored back to back, so reading them one by one would
+        cost one system call each.  The first small read of a shard reads
+        ``_WINDOW`` bytes (at most to the end of the file) into a buffer kept
+        per shard; the following tensors inside it are copied out of memory.
+        A read outside the window moves it.
+        """
+        window = self._windows.get(shard_id)
+        if window is not None:
+            start, data = window
+            if start <= offset and offset + size <= start + len(data):
+                return data[offset - start : offset - start + size]
+        length = max(size, min(_WINDOW, handle[1] - offset))
+        buffer = bytearray(length)
+        self._read_into(handle[0], offset, buffer, dict(file=path, key=_shown(key), offset=offset))
+        data = memoryview(buffer)
+        self._windows[shard_id] = (offset, data)
+        return data[:size]
 
     def _variants(self, buffer: bytes, entry: TensorEntry, where: dict) -> np.ndarray:
         """Each element as a ``VariantTensorDataProto`` message (spec DATA-10, DATA-11, SEC-8).
@@ -401,8 +454,10 @@ class BundleReader:
             done += count
 
     def _data_file(self, entry: TensorEntry) -> tuple[str, tuple]:
-        path = data_filename(self.prefix, entry.shard_id, self.num_shards)
         handle = self._data_files.get(entry.shard_id)
+        if handle is not None:
+            return handle[2], handle
+        path = data_filename(self.prefix, entry.shard_id, self.num_shards)
         if handle is None:
             try:
                 fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
@@ -419,7 +474,7 @@ class BundleReader:
                 raise errors.AbortedError(
                     "the checkpoint was replaced after its index was read; its data files now belong to "
                     "another save: open it again", file=self.index_path, key=_shown(entry.key))
-            handle = (fd, os.fstat(fd).st_size)
+            handle = (fd, os.fstat(fd).st_size, path)
             self._data_files[entry.shard_id] = handle
         return path, handle
 
@@ -467,12 +522,13 @@ class BundleReader:
     # --------------------------------------------------------------- lifetime
 
     def close(self) -> None:
-        for fd, _ in self._data_files.values():
+        for fd, _, _ in self._data_files.values():
             try:
                 os.close(fd)
             except OSError:
                 pass
         self._data_files.clear()
+        self._windows.clear()
         self._table.close()
 
     def __enter__(self) -> "BundleReader":
