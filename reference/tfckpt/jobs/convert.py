@@ -168,5 +168,6 @@ def _publish(final: str, write) -> None:
     """``write(file object)`` under a temporary name, renamed into place when complete (files.atomic_output)."""
     from ..files import atomic_output, tempstate_name
 
+    os.makedirs(os.path.dirname(final) or ".", exist_ok=True)  # as BundleWriter does for a prefix
     with atomic_output(final, tempstate_name(final)) as handle:
         write(handle)
