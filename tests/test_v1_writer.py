@@ -312,10 +312,11 @@ def test_failure_while_writing_leaves_no_file(tmp_path, monkeypatch):
     assert _read(tmp_path / "f") == before  # the old file is untouched
 
 
-def test_missing_directory_is_not_found_and_not_created(tmp_path):
-    with pytest.raises(errors.NotFoundError):
-        tfckpt.write_v1(tmp_path / "no" / "f", {"a": np.zeros(1, np.int8)})
-    assert os.listdir(tmp_path) == []
+def test_missing_parent_directory_is_created_as_by_every_writer(tmp_path):
+    """ERR-7: every writer creates a missing parent (TensorFlow's Save op says NOT_FOUND instead)."""
+    tfckpt.write_v1(tmp_path / "no" / "f", {"a": np.zeros(1, np.int8)})
+    assert os.listdir(tmp_path / "no") == ["f"]
+    assert V1Reader(str(tmp_path / "no" / "f")).read("a").tolist() == [0]
 
 
 def test_overwrites_an_existing_file(tmp_path):

@@ -33,7 +33,7 @@ INVALID_READ_RULES = (
     "CONF-5", "CONF-6", "CONF-21", "TBL-2", "TBL-4", "TBL-6", "TBL-7", "TBL-20", "TBL-21", "CRC-2", "CRC-3",
     "ERR-1", "ERR-2", "ERR-3", "IDX-2", "IDX-4", "IDX-5", "IDX-6", "IDX-11", "IDX-12", "IDX-13",
     "DATA-3", "DATA-5", "DATA-12", "PRIM-2", "PRIM-5", "PRIM-6", "STR-4", "STR-7", "SLICE-2", "OVR-6",
-    "SEC-1", "SEC-2", "SEC-3", "SEC-4", "SEC-5", "V1-4", "V1-9", "V1-10", "DATA-10", "DATA-11", "SEC-8",
+    "SEC-1", "SEC-2", "SEC-3", "SEC-4", "SEC-5", "V1-4", "V1-9", "V1-10", "DATA-10", "DATA-11", "SEC-8", "SEC-10",
 )
 
 

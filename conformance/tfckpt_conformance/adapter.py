@@ -21,6 +21,9 @@ its operations, on canonical descriptions (``description.py``)::
     read_meta_graph(location)       the SaverDef and collections of a checkpoint's .meta, or of a
                                     SavedModel's meta graph -> MetaGraphInfo
     write_v1(description, path)     Description -> a legacy V1 checkpoint file (TensorFlow's Save op)
+    manage(directory, series)       run a checkpoint series (CheckpointManager / TF1 Saver rotation) with
+                                    given numbers and clock values -> the checkpoints after each save
+    rewrite(src, dst, request)      a subset / renamed / EMA / optimizer-stripped copy (spec/rewrite.md)
 
 It declares which operations it offers and which *feature tags* it supports
 (``dtype:bfloat16``, ``string``, ``sliced``, ``multi_shard``, ``v1`` ...; the
@@ -73,7 +76,7 @@ __all__ = [
 
 #: The operations an adapter may offer.
 OPERATIONS = ("read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint",
-              "merge", "update_state", "resolve", "read_meta_graph", "write_v1")
+              "merge", "update_state", "resolve", "read_meta_graph", "write_v1", "manage", "rewrite")
 
 #: Error categories an implementation may answer with (TensorFlow's status code names).
 CATEGORIES = (
@@ -85,6 +88,9 @@ CATEGORIES = (
     "FAILED_PRECONDITION",
     "ALREADY_EXISTS",
     "OUT_OF_RANGE",
+    "PERMISSION_DENIED",
+    "UNAVAILABLE",
+    "ABORTED",
     "INTERNAL",
     "UNKNOWN",
 )
@@ -396,6 +402,24 @@ class Adapter(abc.ABC):
         """Write ``description`` (no partitions) as the legacy V1 checkpoint file ``path``, as
         TensorFlow's ``Save`` op does (spec/v1.md §4)."""
         raise Unsupported("write_v1")
+
+    def manage(self, directory: str, series: dict) -> list[list[str]]:
+        """Run the checkpoint series ``series`` in ``directory`` (spec/state-file.md §9, STATE-25..33).
+
+        ``series`` holds ``style`` (``"manager"``: TF2's ``CheckpointManager``; ``"saver"``: TF1's
+        ``Saver``), ``max_to_keep``, ``keep_checkpoint_every_n_hours``, ``checkpoint_name``,
+        ``start_clock`` (what the clock reads when the manager or saver is made) and ``saves``, a
+        list of ``{"number", "clock"}`` (``number`` None: the manager's counter, or no step for a
+        saver; ``clock``: what the clock reads during that save). Each save writes one float32
+        tensor ``v`` of shape [3]. Returns the checkpoint prefixes (base names, sorted) present
+        after each save; the state file left in ``directory`` is judged too."""
+        raise Unsupported("manage")
+
+    def rewrite(self, src: str, dst: str, request: dict) -> None:
+        """Write at ``dst`` the rewrite of checkpoint ``src`` that ``request`` asks for (spec/rewrite.md):
+        ``select``/``drop`` (exact keys, globs, ``re:<regex>``), ``rename`` (``[regex, replacement]``
+        rules applied in turn), ``ema``, ``strip_optimizer``, ``dtype`` (``{"float32": "bfloat16"}``)."""
+        raise Unsupported("rewrite")
 
     def close(self) -> None:
         """Release resources (stop a server process)."""

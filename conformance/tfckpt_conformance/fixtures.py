@@ -354,4 +354,6 @@ CASE_ARGUMENTS: dict[str, Callable[[FixtureSet], list[Case]]] = {
     "state_case": FixtureSet.state,
     "latest_case": FixtureSet.latest,
     "latest_invalid_case": FixtureSet.latest_invalid,
+    "series_case": lambda fs: [c for c in fs.cases if c.kind == "series" and c.result == "valid"],
+    "rewrite_case": lambda fs: [c for c in fs.cases if c.kind == "rewrite" and c.result == "valid"],
 }

@@ -323,6 +323,13 @@ class SubprocessAdapter(Adapter):
             "save_relative_paths": bool(save_relative_paths),
         })
 
+    def manage(self, directory: str, series: dict) -> list[list[str]]:
+        reply = self._request({"op": "manage", "directory": directory, "series": series})
+        return [list(map(str, names)) for names in reply.get("after", [])]
+
+    def rewrite(self, src: str, dst: str, request: dict) -> None:
+        self._request({"op": "rewrite", "src": src, "dst": dst, "request": request})
+
     def resolve(self, location: str, query: KeyQuery) -> ResolvedKey:
         reply = self._request({"op": "resolve", "location": str(location), "query": query.to_json()})
         key, tensor_slice = reply.get("key"), reply.get("slice")

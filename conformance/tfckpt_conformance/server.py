@@ -87,6 +87,11 @@ def handle(adapter: Adapter, request: dict) -> dict:
             return {"status": "ok", "key": found.key, "slice": found.slice}
         if op == "read_meta_graph":
             return {"status": "ok", "meta_graph": adapter.read_meta_graph(request["location"]).to_json()}
+        if op == "rewrite":
+            adapter.rewrite(request["src"], request["dst"], request["request"])
+            return {"status": "ok"}
+        if op == "manage":
+            return {"status": "ok", "after": adapter.manage(request["directory"], request["series"])}
         if op == "write_v1":
             adapter.write_v1(desc_mod.load(request["description"]), request["path"])
             return {"status": "ok"}

@@ -45,6 +45,9 @@ _EXPORTS = {
         "tfckpt.state_file",
     ),
     "write_v1": "tfckpt.v1.writer",
+    "clean": "tfckpt.jobs.clean",
+    "CheckpointManager": "tfckpt.jobs.series",
+    **dict.fromkeys(["rewrite", "load_variables"], "tfckpt.jobs.rewrite"),
 }
 
 __version__ = "0.1.0"
@@ -80,7 +83,9 @@ def __dir__():
 __all__ = [
     "BundleReader",
     "BundleWriter",
+    "CheckpointManager",
     "CheckpointReader",
+    "clean",
     "DType",
     "TensorSlice",
     "as_dtype",
@@ -90,7 +95,9 @@ __all__ = [
     "latest_checkpoint",
     "list_variables",
     "load_checkpoint",
+    "load_variables",
     "merge_bundles",
+    "rewrite",
     "save",
     "save_sharded",
     "update_checkpoint_state",

@@ -44,6 +44,10 @@ __all__ = [
     "ResourceExhaustedError",
     "FailedPreconditionError",
     "AlreadyExistsError",
+    "PermissionDeniedError",
+    "OutOfRangeError",
+    "UnavailableError",
+    "AbortedError",
     "InternalError",
     "CATEGORIES",
     "error_for_category",
@@ -195,6 +199,40 @@ class AlreadyExistsError(CheckpointError, FileExistsError):
     __str__ = CheckpointError.__str__
 
 
+class PermissionDeniedError(CheckpointError, PermissionError):
+    """The operating system refused access (no permission, a read-only file system)."""
+
+    category = "PERMISSION_DENIED"
+
+    def __init__(self, message: str, **location) -> None:  # PermissionError is an OSError
+        CheckpointError.__init__(self, message, **location)
+
+    __str__ = CheckpointError.__str__
+
+
+class OutOfRangeError(CheckpointError, ValueError):
+    """A value or a file grew past what the system allows (a file too large)."""
+
+    category = "OUT_OF_RANGE"
+
+
+class UnavailableError(CheckpointError, OSError):
+    """A transient failure (interrupted call, no locks available); trying again may succeed."""
+
+    category = "UNAVAILABLE"
+
+    def __init__(self, message: str, **location) -> None:
+        CheckpointError.__init__(self, message, **location)
+
+    __str__ = CheckpointError.__str__
+
+
+class AbortedError(CheckpointError, RuntimeError):
+    """The operation met a concurrent change (a checkpoint replaced while it was read); retry it."""
+
+    category = "ABORTED"
+
+
 class InternalError(CheckpointError, RuntimeError):
     """An inconsistency that should be impossible (a bug, or a file built to confuse)."""
 
@@ -212,6 +250,10 @@ CATEGORIES = {
         ResourceExhaustedError,
         FailedPreconditionError,
         AlreadyExistsError,
+        PermissionDeniedError,
+        OutOfRangeError,
+        UnavailableError,
+        AbortedError,
         InternalError,
     )
 }
@@ -225,16 +267,20 @@ def error_for_category(category: str) -> type:
 # -- operating-system failures (a full disk, a directory where a file must go ...) ----------------------
 #
 # TensorFlow turns errno values into status codes (tsl/platform/errors.cc, ErrnoToCode); we
-# follow its table for the categories we have, so the same failure gets the same category.
-# PERMISSION_DENIED, OUT_OF_RANGE and the rest stay the base class (UNKNOWN).
+# follow its table (ErrnoToCode in third_party/xla/xla/tsl/platform/errors.cc), so the same
+# failure gets the same category; what it leaves UNKNOWN (EIO, ELOOP ...) is the base class.
 _ERRNO_CLASSES = {
     FileNotFound: ("ENOENT",),
     NotFoundError: ("ENODEV", "ENXIO", "ESRCH"),
     AlreadyExistsError: ("EEXIST",),
+    PermissionDeniedError: ("EPERM", "EACCES", "EROFS"),
     InvalidArgumentError: ("EINVAL", "ENAMETOOLONG", "E2BIG", "EFAULT", "EILSEQ", "ESPIPE", "ENOTTY"),
-    FailedPreconditionError: ("EISDIR", "ENOTDIR", "ENOTEMPTY", "EBUSY", "EBADF", "ETXTBSY", "EXDEV"),
-    ResourceExhaustedError: ("ENOSPC", "EDQUOT", "EMFILE", "ENFILE", "EMLINK", "ENOMEM", "ENOBUFS"),
-    UnimplementedError: ("ENOSYS", "ENOTSUP", "EOPNOTSUPP"),
+    FailedPreconditionError: ("EISDIR", "ENOTDIR", "ENOTEMPTY", "EBUSY", "EBADF", "ETXTBSY", "EPIPE"),
+    ResourceExhaustedError: ("ENOSPC", "EDQUOT", "EMFILE", "ENFILE", "EMLINK", "ENOMEM", "ENOBUFS", "ENODATA"),
+    OutOfRangeError: ("EFBIG", "EOVERFLOW", "ERANGE"),
+    UnimplementedError: ("ENOSYS", "ENOTSUP", "EOPNOTSUPP", "EXDEV"),
+    UnavailableError: ("EAGAIN", "EINTR", "ENOLCK"),
+    AbortedError: ("EDEADLK", "ESTALE"),
 }
 _ERRNO_TO_CLASS = {
     getattr(errno, name): cls for cls, names in _ERRNO_CLASSES.items() for name in names if hasattr(errno, name)

@@ -5,8 +5,9 @@ into place (``BundleWriter``: ``<name>.tempstate<random decimal>``; the state
 file: ``<name>.tmp<hex uuid>``).  :func:`atomic_output` does the same: it yields
 a file object open on the temporary path, and on success flushes, fsyncs and
 renames it over the final path; on any failure it deletes the temporary file.
-An operating-system failure (no space, a directory in the way) becomes a
-:mod:`tfckpt.errors` error naming the final file.
+A missing parent directory is created first, as every writer of this package
+does (spec ERR-7).  An operating-system failure (no space, no permission, a
+directory in the way) becomes a :mod:`tfckpt.errors` error naming the final file.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ def tempstate_name(final_path: str) -> str:
 def atomic_output(final_path: str, temp_path: str, mode: str = "xb", *, sync: bool = True, **open_args) -> Iterator[IO]:
     try:
         with errors.os_errors(f"writing {os.path.basename(final_path)}", file=final_path):
+            directory = os.path.dirname(final_path)
+            if directory:
+                os.makedirs(directory, exist_ok=True)
             with open(temp_path, mode, **open_args) as handle:
                 yield handle
                 handle.flush()

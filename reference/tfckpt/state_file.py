@@ -26,11 +26,13 @@ given directory, that one is returned -- TensorFlow returns ``None`` there.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import logging
+import threading
 import os
 import uuid
-from typing import Optional, Sequence, Union
+from typing import Iterator, Optional, Sequence, Union
 
 from google.protobuf import text_format
 
@@ -112,6 +114,8 @@ def get_checkpoint_state(checkpoint_dir: PathLike, latest_filename: Optional[str
 def checkpoint_exists(prefix: PathLike) -> bool:
     """True when a V2 checkpoint (``prefix.index``) or a V1 file/pattern matches ``prefix``."""
     prefix = os.fspath(prefix)
+    if "\0" in prefix:  # a state file can name anything; no file system holds such a path
+        return False
     return bool(glob.glob(glob.escape(prefix) + ".index")) or bool(glob.glob(prefix))
 
 
@@ -194,8 +198,64 @@ def update_checkpoint_state(
         raise errors.InvalidArgumentError(
             f"save path {model_checkpoint_path!r} conflicts with the checkpoint state file", file=path
         )
-    atomic_write_text(path, format_checkpoint_state(state))
+    with state_lock(save_dir):
+        atomic_write_text(path, format_checkpoint_state(state))
     return path
+
+
+# -- serialising writers across processes (STATE-34, spec/state-file.md §9) ---------------------------
+
+_held: dict = {}  # realpath of a directory -> [fd, depth], for this process
+_held_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def state_lock(directory: PathLike) -> Iterator[None]:
+    """Hold an exclusive lock on ``directory`` for a read-modify-write of its state file.
+
+    The lock is ``flock`` on the directory itself, so no lock file is left in
+    it (TensorFlow never creates one, and a listing of the directory stays
+    TensorFlow's). It serialises tfckpt processes -- ``update_checkpoint_state``
+    and ``CheckpointManager.save`` take it -- and is reentrant within one
+    process. Where ``fcntl`` is missing (Windows), it is a no-op.
+    """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    directory = os.fspath(directory) or "."
+    with errors.os_errors("creating the checkpoint directory", file=directory):
+        os.makedirs(directory, exist_ok=True)
+    key = os.path.realpath(directory)
+    with _held_guard:
+        entry = _held.get(key)
+        if entry is not None and entry[2] == threading.get_ident():
+            entry[1] += 1
+            reentered = True
+        else:
+            reentered = False
+    if reentered:
+        try:
+            yield
+        finally:
+            with _held_guard:
+                _held[key][1] -= 1
+        return
+    with errors.os_errors("locking the checkpoint directory", file=directory):
+        fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with _held_guard:
+            _held[key] = [fd, 1, threading.get_ident()]
+        try:
+            yield
+        finally:
+            with _held_guard:
+                del _held[key]
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def _relative_if_absolute(path: str, save_dir: str) -> str:

@@ -96,7 +96,7 @@ def test_deep_nesting_is_refused_by_the_parser_bound(tmp_path, golden):
     with open(prefix + ".data-00000-of-00001", "ab") as f:
         f.write(element)
     from tfckpt.bundle.reader import BundleReader
-    from tfckpt.bundle.writer import write_index
+    from tfckpt.bundle.writer import write_index_temp
     from tfckpt.proto import tensor_bundle_pb2
 
     with BundleReader(prefix) as reader:
@@ -106,7 +106,6 @@ def test_deep_nesting_is_refused_by_the_parser_bound(tmp_path, golden):
     entries[b"v"] = entry
     header = tensor_bundle_pb2.BundleHeaderProto(num_shards=1)
     header.version.producer = 1
-    os.remove(prefix + ".index")
-    write_index(prefix + ".index", header, entries)
+    os.replace(write_index_temp(prefix + ".index", header, entries), prefix + ".index")
     with load_checkpoint(prefix) as reader, pytest.raises(errors.DataLossError, match="not a VariantTensorDataProto"):
         reader.get_tensor("v")

@@ -128,7 +128,9 @@ def test_os_errors_get_tensorflows_categories():
     import errno as errno_module
 
     cases = {errno_module.ENOENT: errors.FileNotFound, errno_module.ENOSPC: errors.ResourceExhaustedError,
-             errno_module.EISDIR: errors.FailedPreconditionError, errno_module.EACCES: errors.CheckpointError}
+             errno_module.EISDIR: errors.FailedPreconditionError, errno_module.EACCES: errors.PermissionDeniedError,
+             errno_module.EROFS: errors.PermissionDeniedError, errno_module.EXDEV: errors.UnimplementedError,
+             errno_module.EFBIG: errors.OutOfRangeError, errno_module.EIO: errors.CheckpointError}
     for number, cls in cases.items():
         made = errors.from_os_error(OSError(number, os.strerror(number), "f"), "writing f")
         assert type(made) is cls and made.file == "f"

@@ -61,7 +61,7 @@ class ReferenceAdapter(Adapter):
     version = getattr(tfckpt, "__version__", "")
     operations = frozenset(
         {"read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint",
-         "merge", "update_state", "resolve", "read_meta_graph", "write_v1"}
+         "merge", "update_state", "resolve", "read_meta_graph", "write_v1", "manage", "rewrite"}
     )
     features = frozenset(
         {
@@ -166,6 +166,27 @@ class ReferenceAdapter(Adapter):
                 save_relative_paths=save_relative_paths,
             )
 
+    def manage(self, directory: str, series: dict) -> list[list[str]]:
+        clock = _SeriesClock(series["start_clock"])
+        with _rejections():
+            manager = tfckpt.CheckpointManager(
+                directory, max_to_keep=series["max_to_keep"],
+                keep_checkpoint_every_n_hours=series["keep_checkpoint_every_n_hours"],
+                checkpoint_name=series["checkpoint_name"], style=series["style"], clock=clock)
+            after = []
+            for save in series["saves"]:
+                clock.now = save["clock"]
+                manager.save({"v": np.zeros(3, np.float32)}, checkpoint_number=save["number"])
+                after.append(sorted(n[: -len(".index")] for n in os.listdir(directory) if n.endswith(".index")))
+        return after
+
+    def rewrite(self, src: str, dst: str, request: dict) -> None:
+        with _rejections():
+            tfckpt.rewrite(src, dst, select=request.get("select"), drop=request.get("drop"),
+                           rename=[tuple(r) for r in request["rename"]] if request.get("rename") else None,
+                           ema=bool(request.get("ema")), strip_optimizer=bool(request.get("strip_optimizer")),
+                           dtype=request.get("dtype"))
+
     def resolve(self, location: str, query: KeyQuery) -> ResolvedKey:
         with _rejections():
             if query.kind == "object":
@@ -190,3 +211,13 @@ class ReferenceAdapter(Adapter):
         with _rejections():
             tfckpt.write_v1(path, [(t.key, to_native(t)) for t in description.tensors],
                             dtypes={t.key: t.dtype for t in description.tensors})
+
+
+class _SeriesClock:
+    """The clock a series runs on: the value the suite sets before each save."""
+
+    def __init__(self, now: float) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now

@@ -43,6 +43,8 @@ make TensorFlow abort the whole process.
 from __future__ import annotations
 
 import os
+import time
+import types
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
@@ -140,7 +142,7 @@ class TensorFlowAdapter(Adapter):
     version = tf.__version__
     operations = frozenset(
         {"read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint",
-         "merge", "update_state", "resolve", "read_meta_graph", "write_v1"}
+         "merge", "update_state", "resolve", "read_meta_graph", "write_v1", "manage"}
     )
     features = frozenset(
         {"dtype:*", "string", "sliced", "multi_shard", "object_graph", "v1", "state_file", "big_endian",
@@ -272,6 +274,52 @@ class TensorFlowAdapter(Adapter):
                 last_preserved_timestamp=last_preserved_timestamp,
                 save_relative_paths=save_relative_paths,
             )
+
+    def manage(self, directory: str, series: dict) -> list[list[str]]:
+        """TensorFlow's own CheckpointManager or TF1 Saver, on a clock the suite sets."""
+        from tensorflow.python.training import saver as saver_module
+
+        clock = {"now": series["start_clock"]}
+        fake = types.ModuleType("time")
+        fake.__dict__.update({k: v for k, v in vars(time).items() if not k.startswith("__")})
+        fake.time = lambda: clock["now"]
+        saved = checkpoint_management.time, saver_module.time
+        checkpoint_management.time = saver_module.time = fake
+
+        def prefixes():
+            return sorted(n[: -len(".index")] for n in os.listdir(directory) if n.endswith(".index"))
+
+        after = []
+        try:
+            with _OpErrors():
+                if series["style"] == "manager":
+                    ckpt = tf.train.Checkpoint(v=tf.Variable(np.zeros(3, np.float32)))
+                    manager = tf.train.CheckpointManager(
+                        ckpt, directory, max_to_keep=series["max_to_keep"],
+                        keep_checkpoint_every_n_hours=series["keep_checkpoint_every_n_hours"],
+                        checkpoint_name=series["checkpoint_name"])
+                    for save in series["saves"]:
+                        clock["now"] = save["clock"]
+                        manager.save(checkpoint_number=save["number"])
+                        after.append(prefixes())
+                    return after
+                os.makedirs(directory, exist_ok=True)
+                with tf.Graph().as_default():
+                    tf.compat.v1.Variable(np.zeros(3, np.float32), name="v")
+                    kwargs = {"max_to_keep": series["max_to_keep"]}
+                    if series["keep_checkpoint_every_n_hours"] is not None:
+                        kwargs["keep_checkpoint_every_n_hours"] = series["keep_checkpoint_every_n_hours"]
+                    saver = tf.compat.v1.train.Saver(**kwargs)
+                    with tf.compat.v1.Session() as sess:
+                        sess.run(tf.compat.v1.global_variables_initializer())
+                        for save in series["saves"]:
+                            clock["now"] = save["clock"]
+                            saver.save(sess, os.path.join(directory, series["checkpoint_name"]),
+                                       global_step=save["number"], write_meta_graph=False)
+                            after.append(prefixes())
+                return after
+        finally:
+            checkpoint_management.time, saver_module.time = saved
 
     def write_v1(self, description: Description, path: str) -> None:
         if any(t.partitions for t in description.tensors):

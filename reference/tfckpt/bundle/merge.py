@@ -21,8 +21,10 @@ prefix (``<prefix>_temp/part-00000-of-00002`` and so on), then merges them:
    when it is empty.
 
 Two departures from TensorFlow, neither visible in the bytes of an ordinary
-merge: we write the merged index under a temporary name and rename it, where
-TensorFlow writes it in place; and ``num_shards`` counts the data files
+merge: we write the merged index under a temporary name first and publish it
+with the renamed data files in the package's one order (:mod:`.publish`:
+an existing index retired, data renamed, the index last), where TensorFlow
+renames the data files and then writes the index in place; and ``num_shards`` counts the data files
 actually referenced, where TensorFlow sums the inputs' ``num_shards``.  The two
 agree unless an input bundle holds no tensor, and then TensorFlow's sum names
 data files that do not exist, so its own reader cannot open the result
@@ -38,7 +40,8 @@ from .. import errors
 from ..proto import tensor_bundle_pb2
 from .naming import data_filename, index_filename
 from .reader import BundleReader, key_text
-from .writer import ArrayLike, BundleWriter, write_index
+from .publish import publish
+from .writer import ArrayLike, BundleWriter, write_index_temp
 
 __all__ = ["merge_bundles", "save_sharded", "sharded_filename"]
 
@@ -105,14 +108,17 @@ def merge_bundles(
         used.append(prefix)
     if first_header is None:
         raise errors.InvalidArgumentError("at least one bundle to merge must exist, but none did")
-    for source, new_id in renames.items():
-        target = data_filename(merged_prefix, new_id, len(renames))
-        with errors.os_errors(f"renaming {os.path.basename(source)}", file=target):
-            os.replace(source, target)
     header = tensor_bundle_pb2.BundleHeaderProto()
     header.CopyFrom(first_header)
     header.num_shards = len(renames)
-    write_index(index_filename(merged_prefix), header, merged)
+    index_temp = write_index_temp(index_filename(merged_prefix), header, merged)
+    moves = [(source, data_filename(merged_prefix, new_id, len(renames))) for source, new_id in renames.items()]
+    try:
+        publish(merged_prefix, index_temp, moves)
+    except BaseException:
+        if os.path.exists(index_temp):
+            os.remove(index_temp)
+        raise
     if delete_inputs:
         for prefix in used:
             try:

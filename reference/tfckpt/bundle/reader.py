@@ -139,8 +139,15 @@ class BundleReader:
                 f"needs {os.path.basename(self.index_path)!r} (pass the prefix, not a directory or data file)",
                 file=self.index_path,
             )
+        # The index's identity as opened, so that a data file opened later can be checked to
+        # belong to the same save (PUB-7; the writers' order is in publish.py).
+        before = _identity(self.index_path)
         self._table = TableReader(self.index_path)
+        self._index_identity = _identity(self.index_path)
         try:
+            if before != self._index_identity:
+                raise errors.AbortedError("the checkpoint was replaced while it was being opened; open it again",
+                                          file=self.index_path)
             self._read_header()
         except BaseException:
             self._table.close()
@@ -215,8 +222,8 @@ class BundleReader:
         num_elements = 1
         for size in dims:
             num_elements *= size
-        if num_elements > _INT64_MAX:
-            check_stored_shape(shape_proto, self._where(key))
+        if num_elements > _INT64_MAX or (num_elements == 0 and len(dims) > 1):
+            check_stored_shape(shape_proto, self._where(key))  # also: an empty shape numpy cannot build
         shape = dims
         slices: tuple[TensorSlice, ...] = ()
         if proto.slices:
@@ -407,6 +414,11 @@ class BundleReader:
                 ) from None
             except OSError as exc:
                 raise errors.NotFoundError(f"cannot open data file: {exc.strerror}", file=path) from None
+            if _identity(self.index_path) != self._index_identity:
+                os.close(fd)
+                raise errors.AbortedError(
+                    "the checkpoint was replaced after its index was read; its data files now belong to "
+                    "another save: open it again", file=self.index_path, key=_shown(entry.key))
             handle = (fd, os.fstat(fd).st_size)
             self._data_files[entry.shard_id] = handle
         return path, handle
@@ -477,6 +489,15 @@ class BundleReader:
             pass
 
 
+def _identity(path: str) -> Optional[tuple[int, int]]:
+    """``(device, inode)`` of the file at ``path`` now, or None when there is none."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return st.st_dev, st.st_ino
+
+
 def _pread_into(fd: int, view: memoryview, offset: int) -> int:
     if hasattr(os, "preadv"):
         return os.preadv(fd, [view], offset)
@@ -522,6 +543,10 @@ def check_versions(version, *, file: str) -> None:
         )
 
 
+#: The widest element (complex128): bounds the extent of any array's shape.
+_MAX_ITEMSIZE = 16
+
+
 def check_stored_shape(shape_proto, where: dict) -> tuple[tuple[int, ...], int]:
     """Validate a stored ``TensorShapeProto`` as TensorFlow's ``TensorShape::IsValid`` does."""
     if shape_proto.unknown_rank:
@@ -530,12 +555,21 @@ def check_stored_shape(shape_proto, where: dict) -> tuple[tuple[int, ...], int]:
     if len(dims) > MAX_RANK:
         raise errors.DataLossError(f"stored shape has rank {len(dims)} > {MAX_RANK}", **where)
     count = 1
+    extent = 1  # the product of the non-zero dimensions: what numpy must be able to address
     for size in dims:
         if size < 0:
             raise errors.DataLossError(f"stored shape {list(dims)} has a negative dimension", **where)
         count *= size
+        extent *= size or 1
     if count > _INT64_MAX:
         raise errors.DataLossError(f"stored shape {list(dims)} has more than 2**63-1 elements", **where)
+    if extent * _MAX_ITEMSIZE > _INT64_MAX:
+        # [2**62, 0, 3] holds no element and TensorFlow's C++ reader accepts it, but no numpy array
+        # (nor any array of 16-byte elements in a 64-bit address space) can have that shape;
+        # TensorFlow's RestoreV2 then fails with INVALID_ARGUMENT (SEC-10).
+        raise errors.InvalidArgumentError(
+            f"stored shape {list(dims)} cannot be represented: its non-zero dimensions multiply to "
+            f"{extent}, past what a 64-bit array can address", **where)
     return dims, count
 
 

@@ -21,11 +21,13 @@ Exactness details that matter for identical bytes:
   while zero ``shard_id``/``offset``/``size`` are omitted;
 * a zero-element tensor still gets ``crc32c = mask(crc32c(b""))``.
 
-Crash safety: the data file and the index are written under temporary names
-(``<final>.tempstate<random decimal>``) and renamed into place, the data file
-first and the index last -- a checkpoint exists for readers exactly when its
-``.index`` does, so an interrupted save never looks complete.  :meth:`abort`
-(and leaving a ``with`` block by an exception) deletes the temporary files.
+Crash safety: the data file and the index are written completely under
+temporary names (``<final>.tempstate<random decimal>``), then published in the
+package's one order (:mod:`.publish`: an existing index retired, the data file
+renamed, the index renamed last) -- a checkpoint exists for readers exactly
+when its ``.index`` does, and an index never stands beside another save's
+data.  :meth:`abort` (and leaving a ``with`` block by an exception) deletes
+the temporary files.
 """
 
 from __future__ import annotations
@@ -37,11 +39,12 @@ import numpy as np
 
 from .. import checksums, errors
 from ..dtypes import DT_STRING, DType, as_dtype
-from ..files import atomic_output, tempstate_name
+from ..files import tempstate_name
 from ..proto import tensor_bundle_pb2
 from ..table import TableWriter
 from . import data_layout
 from .naming import data_filename, index_filename
+from .publish import publish
 from .reader import key_bytes, key_text
 from .slices import TensorSlice, encode_slice_key
 
@@ -241,7 +244,7 @@ class BundleWriter:
     # --------------------------------------------------------------- finishing
 
     def finish(self) -> None:
-        """Write the index and move both files to their final names."""
+        """Write the index and publish both files under their final names (:func:`.publish.publish`)."""
         self._check_open()
         self._closed = True
         try:
@@ -250,11 +253,11 @@ class BundleWriter:
                 if self.sync:
                     os.fsync(self._data.fileno())
                 self._data.close()
-                os.replace(self._data_temp, self._data_path)
             header = tensor_bundle_pb2.BundleHeaderProto()
             header.num_shards = 1
             header.version.producer = PRODUCER_VERSION
-            write_index(index_filename(self.prefix), header, self._entries, temp_holder=self, sync=self.sync)
+            self._index_temp = write_index_temp(index_filename(self.prefix), header, self._entries, sync=self.sync)
+            publish(self.prefix, self._index_temp, [(self._data_temp, self._data_path)], sync=self.sync)
         except BaseException:
             self._cleanup()
             raise
@@ -298,24 +301,37 @@ def _fill_shape(entry, shape: Iterable[int]) -> None:
         entry.shape.dim.add().size = int(size)
 
 
-def write_index(
+def write_index_temp(
     path: str,
     header,
     entries: Mapping[bytes, "tensor_bundle_pb2.BundleEntryProto"],
     *,
-    temp_holder: Optional[BundleWriter] = None,
     sync: bool = True,
-) -> None:
-    """Write an ``.index`` (header under ``""`` then entries sorted bytewise) atomically."""
+) -> str:
+    """Write an ``.index`` (header under ``""`` then entries sorted bytewise) under a temporary name.
+
+    Returns that name; :func:`.publish.publish` moves it into place.  On
+    failure nothing is left behind.
+    """
     temp = tempstate_name(path)
-    if temp_holder is not None:
-        temp_holder._index_temp = temp
-    with atomic_output(path, temp, sync=sync) as handle:
-        table = TableWriter(handle)
-        table.add(b"", header.SerializeToString())
-        for key in sorted(entries):
-            table.add(key, entries[key].SerializeToString())
-        table.finish()
+    try:
+        with errors.os_errors("writing the index", file=path):
+            with open(temp, "xb") as handle:
+                table = TableWriter(handle)
+                table.add(b"", header.SerializeToString())
+                for key in sorted(entries):
+                    table.add(key, entries[key].SerializeToString())
+                table.finish()
+                handle.flush()
+                if sync:
+                    os.fsync(handle.fileno())
+    except BaseException:
+        try:
+            os.remove(temp)
+        except OSError:
+            pass
+        raise
+    return temp
 
 
 def save(

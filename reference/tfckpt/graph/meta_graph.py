@@ -164,13 +164,26 @@ def find_variable(meta_graph, name: str):
     raise errors.NotFoundError(f"no variable {name!r} in the meta graph's variable collections")
 
 
-def tensor_proto_to_array(proto, *, name: str = "") -> "np.ndarray":
+#: How many bytes :func:`tensor_proto_to_array` may build from a typed value list shorter than
+#: its tensor (SEC-11).  A proto of a few hundred bytes can claim ``[3, 2**40]`` float32 by
+#: repeating its last value; one repeated value comes back as a zero-copy read-only view at any
+#: size, but a longer list must be materialised, and this bounds that.
+MAX_EXPANDED_BYTES = 256 << 20
+
+
+def tensor_proto_to_array(proto, *, name: str = "", max_expanded_bytes: Optional[int] = None) -> "np.ndarray":
     """The value of a ``TensorProto`` (as in a frozen graph's ``Const`` nodes).
 
     Values are in ``tensor_content`` (raw little-endian element bytes) or in the
     dtype's typed field (``float_val``, ``int_val``, ...; ``spec/v1.md`` lists
     them); a typed field shorter than the tensor repeats its last value, as
     TensorFlow's ``MakeNdarray`` does (``tf.constant(0.0, shape=[3])`` stores one value).
+
+    Allocation is bounded by the proto's own bytes (SEC-11): a tensor filled
+    with one repeated value is returned as a read-only ``np.broadcast_to``
+    view, whatever its shape; building more than ``max_expanded_bytes``
+    (default :data:`MAX_EXPANDED_BYTES`) from a shorter list of several values
+    is refused with :class:`~tfckpt.errors.ResourceExhaustedError`.
     """
     import numpy as np
 
@@ -193,7 +206,19 @@ def tensor_proto_to_array(proto, *, name: str = "") -> "np.ndarray":
     per_element = 2 if field in ("scomplex_val", "dcomplex_val") else 1
     if len(values) > count * per_element:
         raise errors.DataLossError(f"{len(values)} values for {count} elements", key=name)
+    limit = MAX_EXPANDED_BYTES if max_expanded_bytes is None else max_expanded_bytes
+    itemsize = 8 if dtype.as_datatype_enum == DT_STRING else dtype.itemsize
+    repeated = len(values) < count * per_element
+    if repeated and len(values) > per_element and count * itemsize > limit:
+        raise errors.ResourceExhaustedError(
+            f"constant of shape {list(shape)} repeats the last of {len(values)} values to {count} elements "
+            f"({count * itemsize} bytes), more than the {limit} bytes allowed; pass max_expanded_bytes= "
+            f"(or set tfckpt.graph.meta_graph.MAX_EXPANDED_BYTES) to allow it", key=name)
     if dtype.as_datatype_enum == DT_STRING:
+        if repeated and len(values) <= 1:
+            one = np.empty((), dtype=object)
+            one[()] = values[-1] if values else b""
+            return np.broadcast_to(one, shape)
         out = np.empty(count, dtype=object)
         out[:] = (values + [values[-1] if values else b""] * (count - len(values)))[:count]
         return out.reshape(shape)
@@ -201,10 +226,15 @@ def tensor_proto_to_array(proto, *, name: str = "") -> "np.ndarray":
         bits = np.array(values or [0], dtype=np.int64).astype(np.uint16).view(np.float16)
         flat = bits
     elif per_element == 2:
+        if len(values) % 2:
+            raise errors.DataLossError(f"{field} holds {len(values)} numbers: complex values come in pairs",
+                                       key=name)
         parts = np.array(values or [0, 0], dtype=np.float32 if field == "scomplex_val" else np.float64)
         flat = parts.view(dtype.numpy_dtype)
     else:
         flat = np.array(values or [0]).astype(dtype.numpy_dtype)
+    if len(flat) == 1 and count != 1:
+        return np.broadcast_to(flat.reshape(()), shape)  # one value, repeated: no allocation
     if len(flat) < count:
         flat = np.concatenate([flat, np.repeat(flat[-1:], count - len(flat))])
     return flat[:count].reshape(shape)

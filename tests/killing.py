@@ -1,0 +1,176 @@
+"""Kill tests: run a writer in a child process, SIGKILL it at a chosen moment, judge what is left.
+
+Strategy
+--------
+A writer is killed at ``points`` moments spread evenly over the time one
+uninterrupted write takes (measured first), so the kills land in the data
+file, the index, the renames and the state-file update alike.  After every
+kill the directory must satisfy, whatever the moment (spec/errors.md §5):
+
+* a prefix with an ``.index`` reads completely, checksums verified, as the
+  old values or the new -- never a mix, never an error;
+* ``latest_checkpoint`` names a complete checkpoint, or nothing;
+* every other file is a recognisable leftover (``leftovers()``), and
+  ``tfckpt.clean`` removes exactly those, after which the directory holds only
+  complete checkpoints and the state file;
+* ``check`` (optional) runs more judgement, e.g. TensorFlow reading the directory.
+
+Writers are named by *mode*; each child writes ``NEW`` over a directory that
+already holds ``OLD`` under the same prefix, the hardest case (PUB-2).
+``TFCKPT_KILL_MB`` sets the size of the checkpoint (default 8; ``tox -e kill``
+uses 100).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from typing import Callable, Optional
+
+import numpy as np
+
+import tfckpt
+from tfckpt import errors
+from tfckpt.bundle.publish import leftovers
+from tfckpt.jobs.clean import STATE_TEMP_PATTERN
+
+MODES = ("save", "sharded", "v1", "state")
+
+
+def values(version: int, megabytes: int) -> dict:
+    """Deterministic tensors of about ``megabytes`` MB; ``version`` 0 is OLD, 1 is NEW."""
+    n = max(1, megabytes * (1 << 20) // 4 // 4)
+    return {f"t{i}": np.full(n, version * 10 + i, dtype=np.float32) for i in range(4)} | {
+        "names": np.array([b"old" if version == 0 else b"new!"] * 3, dtype=object)}
+
+
+def write(mode: str, prefix: str, tensors: dict) -> None:
+    """One complete write of ``tensors`` at ``prefix`` by the writer ``mode``."""
+    if mode == "save":
+        tfckpt.save(prefix, tensors)
+    elif mode == "sharded":
+        keys = sorted(tensors)
+        tfckpt.save_sharded(prefix, [{k: tensors[k] for k in keys[::2]}, {k: tensors[k] for k in keys[1::2]}])
+    elif mode == "v1":
+        tfckpt.write_v1(prefix, tensors)
+    elif mode == "state":
+        tfckpt.save(prefix, tensors)
+        tfckpt.update_checkpoint_state(os.path.dirname(prefix), prefix, [prefix])
+    else:
+        raise ValueError(mode)
+
+
+_CHILD = textwrap.dedent("""
+    import sys
+    import killing
+    mode, prefix, mb = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    print("ready", flush=True)
+    sys.stdin.readline()
+    killing.write(mode, prefix, killing.values(1, mb))
+    print("finished", flush=True)
+""")
+
+
+def _child(mode: str, prefix: str, megabytes: int) -> subprocess.Popen:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(os.path.abspath(__file__)), *sys.path]))
+    proc = subprocess.Popen([sys.executable, "-c", _CHILD, mode, prefix, str(megabytes)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout.readline().strip() == "ready"  # imports done: the clock starts at the write
+    return proc
+
+
+def timed_write(mode: str, directory: str, megabytes: int) -> float:
+    """Seconds one uninterrupted write takes in a child, over an existing OLD checkpoint."""
+    os.makedirs(directory, exist_ok=True)
+    prefix = os.path.join(directory, "ckpt")
+    write(mode, prefix, values(0, megabytes))
+    proc = _child(mode, prefix, megabytes)
+    start = time.monotonic()
+    proc.stdin.write("go\n")
+    proc.stdin.flush()
+    assert proc.stdout.readline().strip() == "finished"
+    elapsed = time.monotonic() - start
+    _end(proc)
+    return elapsed
+
+
+def _end(proc: subprocess.Popen) -> None:
+    proc.wait()
+    for stream in (proc.stdin, proc.stdout):
+        try:
+            stream.close()
+        except OSError:  # the pipe to a killed child
+            pass
+
+
+def _read(prefix: str):
+    try:
+        with tfckpt.load_checkpoint(prefix) as reader:
+            return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()}
+    except errors.NotFoundError:
+        return None
+
+
+def _same(got, expected) -> bool:
+    return got is not None and sorted(got) == sorted(expected) and all(np.array_equal(got[k], expected[k]) for k in expected)
+
+
+def judge(mode: str, directory: str, megabytes: int, check: Optional[Callable[[str], None]] = None) -> str:
+    """The invariants above; returns which checkpoint readers see: "old", "new" or "none"."""
+    prefix = os.path.join(directory, "ckpt")
+    old, new = values(0, megabytes), values(1, megabytes)
+    got = _read(prefix)
+    if got is None:
+        seen = "none"
+        assert mode != "v1", "a V1 file is replaced by one rename: the old or the new must stand"
+    elif _same(got, old):
+        seen = "old"
+    else:
+        assert _same(got, new), f"{mode}: the checkpoint at {prefix} is neither the old nor the new one"
+        seen = "new"
+    latest = tfckpt.latest_checkpoint(directory)
+    if latest is not None:
+        assert _read(latest) is not None, f"latest_checkpoint names {latest}, which does not read"
+    if check is not None:
+        check(directory)
+    final = {"ckpt.index", "ckpt", "checkpoint"} | {n for n in os.listdir(directory) if n.startswith("ckpt.data-")}
+    rest = sorted(os.path.join(directory, n) for n in set(os.listdir(directory)) - final)
+    expected_left = leftovers(directory, extra_patterns=[STATE_TEMP_PATTERN])
+    for path in rest:
+        assert path in expected_left or os.path.isdir(path), f"unrecognisable file {path} after a kill"
+    tfckpt.clean(directory)
+    assert leftovers(directory, extra_patterns=[STATE_TEMP_PATTERN]) == []
+    after = _read(prefix)
+    assert (after is None) == (got is None) and (after is None or _same(after, got)), "clean changed a checkpoint"
+    return seen
+
+
+def kill_campaign(mode: str, base: str, *, points: int = 50, megabytes: Optional[int] = None,
+                  check: Optional[Callable[[str], None]] = None) -> dict:
+    """Kill ``mode``'s write at ``points`` moments; returns how often readers saw old/new/none."""
+    megabytes = megabytes or int(os.environ.get("TFCKPT_KILL_MB", "8"))
+    duration = timed_write(mode, os.path.join(base, "timing"), megabytes)
+    seen = {"old": 0, "new": 0, "none": 0}
+    for i in range(points):
+        directory = os.path.join(base, f"kill-{i:03d}")
+        os.makedirs(directory)
+        prefix = os.path.join(directory, "ckpt")
+        write(mode, prefix, values(0, megabytes))
+        if mode == "state":
+            tfckpt.update_checkpoint_state(directory, prefix, [prefix])
+        proc = _child(mode, prefix, megabytes)
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+        time.sleep(duration * (i + 0.5) / points)
+        proc.send_signal(signal.SIGKILL)
+        _end(proc)
+        seen[judge(mode, directory, megabytes, check)] += 1
+        for name in os.listdir(directory):  # free the disk as we go
+            path = os.path.join(directory, name)
+            if os.path.isfile(path):
+                os.remove(path)
+    return seen
