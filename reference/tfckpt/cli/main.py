@@ -73,11 +73,15 @@ def _cmd_show(args) -> int:
 
 def _cmd_verify(args) -> int:
     from ..checkpoint_reader import load_checkpoint
+    from .progress import progress, tensor_bytes
 
     with load_checkpoint(args.path, verify_checksums=True) as reader:
         names = sorted(reader.get_variable_to_shape_map())
-        for name in names:
-            reader.get_tensor(name)
+        sizes = {name: tensor_bytes(reader, name) for name in names}
+        with progress(sum(sizes.values()), quiet=args.quiet, description="verify") as bar:
+            for name in names:
+                reader.get_tensor(name)
+                bar.update(sizes[name])
     print(f"OK: {len(names)} tensors read, every checksum verified")
     return 0
 
@@ -102,7 +106,7 @@ def _cmd_state(args) -> int:
 
 #: Modules of this package that add subcommands, each with ``register(subparsers)``: one job, one
 #: module (rewrite, graph, freeze, ...). A command's module is imported only to build the parser.
-COMMAND_MODULES: tuple = ("inspect", "clean", "rewrite")
+COMMAND_MODULES: tuple = ("inspect", "clean", "rewrite", "diff", "convert")
 
 
 _PATH_HELP = "a checkpoint prefix (dir/ckpt-1), a directory with a 'checkpoint' state file, or its .index file"
@@ -120,6 +124,7 @@ def _register_core(sub) -> None:
     p.set_defaults(run=_cmd_show)
     p = sub.add_parser("verify", help="read every tensor, verifying every checksum")
     p.add_argument("path", help=_PATH_HELP)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_cmd_verify)
     p = sub.add_parser("state", help="show a directory's checkpoint state file")
     p.add_argument("dir")

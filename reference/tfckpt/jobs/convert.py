@@ -1,0 +1,173 @@
+"""Convert checkpoints to and from safetensors, ``.npz`` and directories of ``.npy`` files.
+
+Strategy
+--------
+``convert(src, out)`` picks both formats from the names: ``src`` ending in
+``.safetensors`` or ``.npz`` is read as such, anything else as a TensorFlow
+checkpoint (prefix or directory); ``out`` ending in ``.safetensors`` or ``.npz``
+is written as such, ``out`` ending in ``/`` (or ``fmt="npy"``) becomes a directory
+of ``.npy`` files, and anything else a TensorFlow checkpoint prefix written by
+:class:`tfckpt.BundleWriter` (so never half-written under its final name).
+
+``select`` (glob patterns, a key kept if it matches any) and ``rename`` (pairs
+``(regex, replacement)`` applied in order with ``re.sub``) are a small stand-in
+for the rule engine of ``tfckpt rewrite``.
+
+safetensors dtypes (``safetensors>=0.8``, the optional extra ``tfckpt[safetensors]``): the
+library's ``TensorSpec`` takes numpy-style names, the file header holds codes::
+
+    float64 F64  float32 F32  float16 F16  bfloat16 BF16  complex64 C64  bool BOOL
+    int64 I64  int32 I32  int16 I16  int8 I8  uint64 U64  uint32 U32  uint16 U16  uint8 U8
+    float8_e4m3fn F8_E4M3  float8_e5m2 F8_E5M2  float8_e4m3fnuz F8_E4M3FNUZ  float8_e5m2fnuz F8_E5M2FNUZ
+
+Strings, variants and types safetensors has no code for (complex128, quantized,
+int4, the fnuz float8s ...) are refused, naming the key.  Memory, honestly: the
+checkpoint side is read tensor by tensor; the ``.npy`` directory and checkpoint
+outputs are written tensor by tensor (memory bounded by the largest tensor); but
+the safetensors library's ``serialize`` takes every tensor's bytes at once (and returns the file's bytes),
+and ``.npz`` is written by numpy from a dict, so those two outputs hold the whole
+selection in memory.  Reading safetensors goes through the library's
+``deserialize`` (the whole file in memory); ``.npz`` members load one at a time.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from typing import Iterable, Iterator, Optional, Sequence
+
+import numpy as np
+
+from .. import errors
+
+__all__ = ["convert", "SAFETENSORS_DTYPES"]
+
+SAFETENSORS_DTYPES = {
+    "float64": "F64", "float32": "F32", "float16": "F16", "bfloat16": "BF16", "complex64": "C64",
+    "bool": "BOOL", "int64": "I64", "int32": "I32", "int16": "I16", "int8": "I8",
+    "uint64": "U64", "uint32": "U32", "uint16": "U16", "uint8": "U8",
+    "float8_e4m3fn": "F8_E4M3", "float8_e5m2": "F8_E5M2",
+    "float8_e4m3fnuz": "F8_E4M3FNUZ", "float8_e5m2fnuz": "F8_E5M2FNUZ",
+}
+_FROM_SAFETENSORS = {code: name for name, code in SAFETENSORS_DTYPES.items()}
+
+
+def _kept(name: str, select: Optional[Sequence[str]]) -> bool:
+    return not select or any(fnmatch.fnmatchcase(name, pattern) for pattern in select)
+
+
+def _renamed(name: str, rename: Sequence[tuple[str, str]]) -> str:
+    for pattern, replacement in rename:
+        name = re.sub(pattern, replacement, name)
+    return name
+
+
+def _read(src: str) -> Iterator[tuple[str, np.ndarray]]:
+    """(key, array) pairs of ``src``, one at a time where the format allows."""
+    if src.endswith(".safetensors"):
+        safetensors = _require_safetensors()
+        from ..dtypes import as_dtype
+
+        with open(src, "rb") as f:
+            items = safetensors.deserialize(f.read())
+        for name, view in items:
+            code = view["dtype"]
+            if code not in _FROM_SAFETENSORS:
+                raise errors.UnimplementedError(f"safetensors dtype {code} has no TensorFlow dtype", file=src, key=name)
+            dtype = as_dtype(_FROM_SAFETENSORS[code]).numpy_dtype
+            yield name, np.frombuffer(view["data"], dtype=dtype).reshape(view["shape"])
+    elif src.endswith(".npz"):
+        with np.load(src, allow_pickle=False) as archive:
+            for name in archive.files:
+                yield name, archive[name]
+    else:
+        from ..checkpoint_reader import load_checkpoint
+
+        with load_checkpoint(src) as reader:
+            for name in sorted(reader.keys()):
+                yield name, reader.get_tensor(name)
+
+
+def _require_safetensors():
+    try:
+        import safetensors
+    except ImportError:
+        raise errors.UnimplementedError(
+            "writing or reading .safetensors needs the safetensors package: pip install 'tfckpt[safetensors]'"
+        ) from None
+    return safetensors
+
+
+def _safetensors_spec(safetensors, name: str, value: np.ndarray, out: str):
+    """A ``TensorSpec`` pointing at ``value``'s little-endian C-order bytes (the caller keeps them alive)."""
+    if value.dtype == object or value.dtype.name not in SAFETENSORS_DTYPES:
+        what = "strings" if value.dtype == object else f"dtype {value.dtype.name}"
+        raise errors.InvalidArgumentError(
+            f"safetensors cannot hold {what}; leave the key out (--select) or convert to .npz/.npy", file=out, key=name
+        )
+    return safetensors.TensorSpec(
+        dtype=value.dtype.name, shape=list(value.shape), data_ptr=value.ctypes.data, data_len=value.nbytes
+    )
+
+
+def convert(
+    src,
+    out,
+    *,
+    select: Optional[Iterable[str]] = None,
+    rename: Sequence[tuple[str, str]] = (),
+    fmt: Optional[str] = None,
+    on_tensor=None,
+) -> list[str]:
+    """Convert ``src`` to ``out`` (formats from the names, see the module docstring); returns the keys written."""
+    src, out = os.fspath(src), os.fspath(out)
+    select = list(select or ())
+    fmt = fmt or (
+        "safetensors" if out.endswith(".safetensors") else "npz" if out.endswith(".npz")
+        else "npy" if out.endswith(os.sep) or out.endswith("/") else "checkpoint"
+    )
+    pairs = ((_renamed(k, rename), v) for k, v in _read(src) if _kept(k, select))
+    written: list[str] = []
+
+    def each():
+        for name, value in pairs:
+            if name in written:
+                raise errors.InvalidArgumentError(f"two tensors would be written as {name!r}", file=out, key=name)
+            written.append(name)
+            yield name, value
+            if on_tensor is not None:
+                on_tensor(name, value.nbytes)
+
+    if fmt == "safetensors":
+        safetensors = _require_safetensors()
+        arrays = {name: np.ascontiguousarray(value, dtype=value.dtype.newbyteorder("<")) for name, value in each()}
+        specs = {name: _safetensors_spec(safetensors, name, value, out) for name, value in arrays.items()}
+        _publish(out, lambda f: f.write(safetensors.serialize(specs, metadata={"format": "np"})))
+        del specs, arrays
+    elif fmt == "npz":
+        arrays = dict(each())
+        _publish(out, lambda f: np.savez(f, **arrays))
+    elif fmt == "npy":
+        os.makedirs(out, exist_ok=True)
+        for name, value in each():
+            target = os.path.join(out, name.replace("/", "__") + ".npy")
+            _publish(target, lambda f, value=value: np.save(f, value, allow_pickle=value.dtype == object))
+    elif fmt == "checkpoint":
+        from ..bundle import BundleWriter
+
+        with BundleWriter(out) as writer:
+            for name, value in each():
+                writer.add(name, value)
+    else:
+        raise errors.InvalidArgumentError(f"unknown output format {fmt!r}", file=out)
+    return written
+
+
+def _publish(final: str, write) -> None:
+    """``write(file object)`` under a temporary name, renamed into place when complete (files.atomic_output)."""
+    from ..files import atomic_output, tempstate_name
+
+    os.makedirs(os.path.dirname(final) or ".", exist_ok=True)  # as BundleWriter does for a prefix
+    with atomic_output(final, tempstate_name(final)) as handle:
+        write(handle)

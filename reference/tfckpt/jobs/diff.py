@@ -1,0 +1,129 @@
+"""Compare two checkpoints tensor by tensor: ``tfckpt.diff(a, b)`` and ``tfckpt diff A B``.
+
+Strategy
+--------
+"What changed after fine-tuning?"  The keys of both checkpoints are listed from
+their indexes; keys only in one side are reported without reading them.  For
+each common key, dtype and shape are compared from the index; only when both
+agree are the two values read -- one tensor of each side at a time, dropped
+before the next, so memory stays bounded by the largest tensor (twice, plus a
+float64 copy of each for the statistics of non-float64 types).
+
+For numeric tensors the report gives ``max |a - b|`` and the relative L2 change
+``||a - b|| / ||a||`` (``inf`` when ``a`` is all zeros and ``b`` is not), computed
+in float64 (complex128 for complex types).  Two tensors are equal when every
+element satisfies ``|a - b| <= atol + rtol * |b|`` (numpy's ``isclose``; NaN equals
+NaN in the same place); with the default ``atol = rtol = 0`` that is exact
+equality.  Strings, and variants, compare element for element.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Optional
+
+import numpy as np
+
+__all__ = ["diff", "DiffResult", "TensorDiff"]
+
+
+@dataclass
+class TensorDiff:
+    """One common key whose dtype, shape or values differ."""
+
+    key: str
+    dtype: tuple  # (name in A, name in B)
+    shape: tuple  # (shape in A, shape in B)
+    max_abs: Optional[float] = None  # None when not compared numerically
+    rel_l2: Optional[float] = None
+    reason: str = "values"  # "dtype", "shape" or "values"
+
+
+@dataclass
+class DiffResult:
+    """What ``diff`` found; ``equal`` is True when nothing differs."""
+
+    only_in_a: list = field(default_factory=list)
+    only_in_b: list = field(default_factory=list)
+    changed: list = field(default_factory=list)  # TensorDiff, in key order
+    same: int = 0  # common keys whose values are equal within the tolerance
+
+    @property
+    def equal(self) -> bool:
+        return not (self.only_in_a or self.only_in_b or self.changed)
+
+
+def _statistics(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    wide = np.complex128 if np.iscomplexobj(a) or np.iscomplexobj(b) else np.float64
+    a64, b64 = a.astype(wide), b.astype(wide)
+    delta = np.abs(a64 - b64)
+    both_nan = np.isnan(a64) & np.isnan(b64)
+    delta[both_nan] = 0.0
+    max_abs = float(np.nanmax(delta, initial=0.0)) if delta.size else 0.0
+    if np.isnan(delta).any():
+        max_abs = float("nan")
+    norm_a = float(np.linalg.norm(np.where(both_nan, 0, a64).ravel()))
+    norm_d = float(np.linalg.norm(delta.ravel()))
+    rel = 0.0 if norm_d == 0 else (norm_d / norm_a if norm_a else float("inf"))
+    return max_abs, rel
+
+
+def _values_equal(a: np.ndarray, b: np.ndarray, atol: float, rtol: float) -> bool:
+    if a.dtype == object or b.dtype == object:
+        return a.shape == b.shape and all(x == y for x, y in zip(a.ravel().tolist(), b.ravel().tolist()))
+    wide = np.complex128 if np.iscomplexobj(a) or np.iscomplexobj(b) else np.float64
+    return bool(np.all(np.isclose(a.astype(wide), b.astype(wide), atol=atol, rtol=rtol, equal_nan=True)))
+
+
+def diff(
+    a,
+    b,
+    *,
+    atol: float = 0.0,
+    rtol: float = 0.0,
+    on_tensor: Optional[Callable[[str, int], None]] = None,
+) -> DiffResult:
+    """Compare the checkpoints ``a`` and ``b`` (prefixes, directories, or open readers).
+
+    ``on_tensor(key, nbytes)`` is called after each common key is compared (progress).
+    """
+    from ..checkpoint_reader import CheckpointReader, load_checkpoint
+
+    owned = []
+    readers = []
+    for side in (a, b):
+        if isinstance(side, CheckpointReader):
+            readers.append(side)
+        else:
+            reader = load_checkpoint(side)
+            owned.append(reader)
+            readers.append(reader)
+    ra, rb = readers
+    try:
+        shapes_a, shapes_b = ra.get_variable_to_shape_map(), rb.get_variable_to_shape_map()
+        dtypes_a, dtypes_b = ra.get_variable_to_dtype_map(), rb.get_variable_to_dtype_map()
+        result = DiffResult(
+            only_in_a=sorted(set(shapes_a) - set(shapes_b)), only_in_b=sorted(set(shapes_b) - set(shapes_a))
+        )
+        for key in sorted(set(shapes_a) & set(shapes_b)):
+            dt = (dtypes_a[key].name, dtypes_b[key].name)
+            shape = (shapes_a[key], shapes_b[key])
+            if dt[0] != dt[1]:
+                result.changed.append(TensorDiff(key, dt, shape, reason="dtype"))
+            elif shape[0] != shape[1]:
+                result.changed.append(TensorDiff(key, dt, shape, reason="shape"))
+            else:
+                va, vb = ra.get_tensor(key), rb.get_tensor(key)
+                if not _values_equal(va, vb, atol, rtol):
+                    stats = (None, None) if va.dtype == object else _statistics(va, vb)
+                    result.changed.append(TensorDiff(key, dt, shape, *stats))
+                else:
+                    result.same += 1
+                nbytes = va.nbytes
+                del va, vb
+                if on_tensor is not None:
+                    on_tensor(key, nbytes)
+        return result
+    finally:
+        for reader in owned:
+            reader.close()
