@@ -119,6 +119,13 @@ class CheckpointReader:
         """The tensor's value as a numpy array (a 0-d array for a scalar)."""
         return self._impl.read(name)
 
+    def get_tensors(self, names, *, threads=None) -> dict:
+        """``{name: value}`` for ``names``; big tensors of several shards are read in parallel threads."""
+        names = list(names)
+        read_many = getattr(self._impl, "read_many", None)
+        values = read_many(names, threads=threads) if read_many else [self._impl.read(n) for n in names]
+        return dict(zip(names, values))
+
     def debug_string(self) -> str:
         """One line per tensor, ``name (DT_FLOAT) [2,3]``, like TensorFlow's debug output."""
         lines = []
