@@ -93,6 +93,10 @@ BIG_SHAPE = (65536, 1024)  # float32: exactly 256 MiB
 PARTITIONS = 16  # the partitioned tensor is stored as 16 row blocks of 4096 rows (16 MiB each)
 SLICE_ROWS = BIG_SHAPE[0] // 100  # "first 1% of rows": 655 rows
 STRING_COUNT = 100_000
+MANY_COUNT = 100_000  # the "list 100,000 keys" checkpoint: scalars and short vectors
+SHARDS = 8
+#: Total size of the sharded checkpoint (``--sharded-mib``; 1 GiB by default).
+SHARDED_BYTES = 1 << 30
 
 
 # ================================================================ measuring
@@ -179,6 +183,8 @@ class Side:
     run: Callable[[], object]
     #: Untimed, after every call (e.g. delete the files a writer made).
     cleanup: Callable[[], None] = lambda: None
+    #: Untimed, before every timed call (e.g. drop the files from the page cache).
+    prepare: Callable[[], None] = lambda: None
     times: list[float] = field(default_factory=list)
     rss: Optional[int] = None
     rss_kind: str = ""
@@ -213,6 +219,7 @@ def measure_time(workload: Workload, reps: int) -> None:
         side.cleanup()
     for _ in range(reps):  # alternate the sides so that drift hits both alike
         for side in sides:
+            side.prepare()
             side.times.append(_timed(side.run))
             side.cleanup()
 
@@ -225,8 +232,10 @@ def measure_memory(workload: Workload) -> dict:
             continue
         side.run()  # first-call costs (imports, op registration) are not the workload's
         side.cleanup()
+        side.prepare()
         found[name + "_rss"], found["rss_kind"] = peak_rss_delta(side.run)
         side.cleanup()
+    workload.ours.prepare()
     found["ours_traced"] = tracemalloc_peak(workload.ours.run)
     workload.ours.cleanup()
     return found
@@ -235,7 +244,8 @@ def measure_memory(workload: Workload) -> dict:
 def memory_in_child(work: str, keys: list[str]) -> dict:
     """Run the memory measurements in a fresh process with oneDNN off (see the module docstring)."""
     env = dict(os.environ, TF_ENABLE_ONEDNN_OPTS="0", TF_CPP_MIN_LOG_LEVEL="3")
-    command = [sys.executable, os.path.abspath(__file__), "--memory-child", work]
+    command = [sys.executable, os.path.abspath(__file__), "--memory-child", work,
+               "--sharded-mib", str(SHARDED_BYTES >> 20)]
     for key in keys:
         command += ["--only", key]
     done = subprocess.run(command, env=env, stdout=subprocess.PIPE, text=True, check=True)
@@ -267,7 +277,11 @@ def make_inputs(rng: np.random.Generator) -> dict:
     for i, length in enumerate(lengths):
         strings[i] = alphabet[pos : pos + length]
         pos += length
-    return dict(small_names=small_names, small_arrays=small_arrays, big=big, strings=strings)
+    many_names = [f"layer_{i // 100:04d}/unit_{i % 100:02d}/w" for i in range(MANY_COUNT)]
+    per_shard = SHARDED_BYTES // SHARDS // 4  # float32 elements per shard
+    sharded = [rng.standard_normal(per_shard, dtype=np.float32) for _ in range(SHARDS)]
+    return dict(small_names=small_names, small_arrays=small_arrays, big=big, strings=strings,
+                many_names=many_names, sharded=sharded)
 
 
 def tf_save(prefix: str, names, tensors, slices=None) -> None:
@@ -312,7 +326,27 @@ def assert_equal_arrays(expected, got, what: str) -> None:
 
 
 def _prefixes(work: str) -> dict:
-    return {name: os.path.join(work, name, "ckpt") for name in ("small", "big", "strings", "partitioned")}
+    names = ("small", "big", "strings", "partitioned", "many", "sharded")
+    return {name: os.path.join(work, name, "ckpt") for name in names}
+
+
+def tf_save_sharded(prefix: str, arrays) -> None:
+    """TensorFlow's sharded save: one SaveV2 per shard under a temporary prefix, then MergeV2Checkpoints
+    (what ``tensorflow/python/checkpoint/functional_saver.py`` does for several devices)."""
+    parts = [f"{prefix}_temp/part-{i:05d}-of-{len(arrays):05d}" for i in range(len(arrays))]
+    for i, (part, array) in enumerate(zip(parts, arrays)):
+        tf_save(part, [f"shard_{i}"], [array])
+    tf.raw_ops.MergeV2Checkpoints(checkpoint_prefixes=parts, destination_prefix=prefix, delete_old_dirs=True)
+
+
+def drop_from_page_cache(paths) -> None:
+    """posix_fadvise(DONTNEED) on each file: a cold read next time (no root needed for our own files)."""
+    for path in paths:
+        fd = os.open(path, os.O_RDONLY)
+        try:
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        finally:
+            os.close(fd)
 
 
 def write_inputs(work: str, inputs: dict) -> None:
@@ -333,6 +367,8 @@ def write_inputs(work: str, inputs: dict) -> None:
         [tf.constant(big[i * rows : (i + 1) * rows]) for i in range(PARTITIONS)],
         [f"{full} {i * rows},{rows}:-" for i in range(PARTITIONS)],
     )
+    tf_save(prefixes["many"], inputs["many_names"], [tf.constant(np.float32(i)) for i in range(MANY_COUNT)])
+    tf_save_sharded(prefixes["sharded"], [tf.constant(a) for a in inputs["sharded"]])
     read_whole(path for prefix in prefixes.values() for path in checkpoint_files(prefix))
 
 
@@ -423,7 +459,126 @@ def build_workloads(work: str, inputs: dict) -> list[Workload]:
         with no_fsync:
             return tfckpt.save(our_out, mapping)
 
+    many_ckpt, sharded_ckpt = prefixes["many"], prefixes["sharded"]
+    many_names = inputs["many_names"]
+    sharded_arrays = inputs["sharded"]
+    sharded_names = [f"shard_{i}" for i in range(SHARDS)]
+    sharded_tensors = [tf.constant(a) for a in sharded_arrays]
+    sharded_dicts = [{name: array} for name, array in zip(sharded_names, sharded_arrays)]
+    first_small = min(small_names)
+    big_files = checkpoint_files(big_ckpt)
+
+    def check_many():
+        theirs = tf.train.load_checkpoint(many_ckpt).get_variable_to_shape_map()
+        ours = tfckpt.load_checkpoint(many_ckpt).get_variable_to_shape_map()
+        if theirs != ours or len(ours) != MANY_COUNT:
+            raise AssertionError("variable maps of the 100,000-key checkpoint differ")
+
+    def tf_get_sharded():
+        reader = tf.train.load_checkpoint(sharded_ckpt)
+        return [reader.get_tensor(name) for name in sharded_names]
+
+    def our_get_sharded():
+        return list(tfckpt.load_checkpoint(sharded_ckpt).get_tensors(sharded_names).values())
+
+    def check_sharded_read():
+        for expected, a, b in zip(sharded_arrays, tf_get_sharded(), our_get_sharded()):
+            assert_equal_arrays(expected, a, "TF sharded get_tensor")
+            assert_equal_arrays(expected, b, "tfckpt get_tensors")
+
+    def clean_sharded(prefix):
+        def clean():
+            remove_checkpoint(prefix)
+            shutil.rmtree(prefix + "_temp", ignore_errors=True)
+
+        return clean
+
+    def our_save_sharded():
+        from tfckpt.bundle.merge import save_sharded
+
+        return save_sharded(our_out, sharded_dicts)
+
+    def check_sharded_write():
+        tf_save_sharded(tf_out, sharded_tensors)
+        our_save_sharded()
+        try:
+            theirs, ours = checkpoint_files(tf_out), checkpoint_files(our_out)
+            if [os.path.basename(p)[2:] for p in theirs] != [os.path.basename(p)[4:] for p in ours]:
+                raise AssertionError(f"sharded saves made different files: {theirs} vs {ours}")
+            for a, b in zip(theirs, ours):
+                with open(a, "rb") as x, open(b, "rb") as y:
+                    if x.read() != y.read():
+                        raise AssertionError(f"sharded saves differ in {os.path.basename(a)}")
+        finally:
+            clean_sharded(tf_out)()
+            clean_sharded(our_out)()
+
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    env["PYTHONPATH"] = os.pathsep.join(
+        [os.path.dirname(os.path.dirname(os.path.abspath(tfckpt.__file__)))] + env.get("PYTHONPATH", "").split(os.pathsep)
+    )
+    tf_inspect = [sys.executable, "-m", "tensorflow.python.tools.inspect_checkpoint",
+                  f"--file_name={small_ckpt}", f"--tensor_name={first_small}"]
+    our_show = [sys.executable, "-m", "tfckpt", "show", small_ckpt, first_small]
+
+    def run_command(command):
+        def run():
+            return subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, check=True)
+
+        return run
+
+    def check_startup():
+        for command in (tf_inspect, our_show):
+            out = run_command(command)().stdout
+            if not out.strip():
+                raise AssertionError(f"{command[2]} printed nothing")
+
+    def cold_big():
+        drop_from_page_cache(big_files)
+
     return [
+        Workload(
+            "startup",
+            "process start-up to first tensor (subprocess)",
+            Side(run_command(tf_inspect)),
+            Side(run_command(our_show)),
+            "`python -m tensorflow.python.tools.inspect_checkpoint --file_name=P --tensor_name=K` vs "
+            "`python -m tfckpt show P K`: interpreter start, imports, open, one tensor printed",
+            check_startup,
+        ),
+        Workload(
+            "list-100k",
+            f"open + list {MANY_COUNT:,} keys",
+            Side(lambda: tf.train.load_checkpoint(many_ckpt).get_variable_to_shape_map()),
+            Side(lambda: tfckpt.load_checkpoint(many_ckpt).get_variable_to_shape_map()),
+            "`get_variable_to_shape_map()` on both sides; scalars written by SaveV2",
+            check_many,
+        ),
+        Workload(
+            "big-get-cold",
+            "get_tensor, one 256 MiB float32, cold page cache",
+            Side(lambda: tf.train.load_checkpoint(big_ckpt).get_tensor("big"), prepare=cold_big),
+            Side(lambda: tfckpt.load_checkpoint(big_ckpt).get_tensor("big"), prepare=cold_big),
+            "`posix_fadvise(DONTNEED)` on the checkpoint's files before every call (untimed); both read the disk",
+        ),
+        Workload(
+            "sharded-get",
+            f"read a {SHARDED_BYTES / (1 << 30):g} GiB checkpoint in {SHARDS} shards",
+            Side(tf_get_sharded),
+            Side(our_get_sharded),
+            f"TF: `get_tensor` per key; tfckpt: `get_tensors(keys)` (shards in parallel threads); "
+            f"one float32 tensor per shard, written by SaveV2 + MergeV2Checkpoints",
+            check_sharded_read,
+        ),
+        Workload(
+            "sharded-save",
+            f"write a {SHARDED_BYTES / (1 << 30):g} GiB checkpoint in {SHARDS} shards",
+            Side(lambda: tf_save_sharded(tf_out, sharded_tensors), clean_sharded(tf_out)),
+            Side(our_save_sharded, clean_sharded(our_out)),
+            f"TF: {SHARDS} `SaveV2` + `MergeV2Checkpoints`; tfckpt: `save_sharded` (parts in parallel threads, "
+            f"fsynced); every file byte-identical (checked)",
+            check_sharded_write,
+        ),
         Workload(
             "list",
             f"open + list {SMALL_COUNT:,} small tensors",
@@ -583,6 +738,16 @@ def environment() -> dict:
     }
 
 
+def machine_lines(env: dict) -> list[str]:
+    """The machine and versions, as the results files state them."""
+    return [
+        f"Machine: {env['ncpu']} CPUs ({env['cpu']}), {env['memory']} RAM, {env['os']}; "
+        f"1-minute load average at start {env['load']}.  ",
+        f"Versions: Python {env['python']}, numpy {env['numpy']}, TensorFlow {env['tensorflow']}, "
+        f"protobuf {env['protobuf']}, crc32c {env['crc32c']}, tfckpt {env['tfckpt']}.",
+    ]
+
+
 def default_label(env: dict) -> str:
     slug = re.sub(r"\(r\)|\(tm\)|cpu|@.*$", "", env["cpu"].lower())
     slug = re.sub(r"[^a-z0-9]+", "-", slug).strip("-")
@@ -618,10 +783,7 @@ def render(workloads: list[Workload], env: dict, reps: int, memory: bool, elapse
         [
             f"# tfckpt vs TensorFlow — {datetime.date.today().isoformat()}",
             "",
-            f"Machine: {env['ncpu']} CPUs ({env['cpu']}), {env['memory']} RAM, {env['os']}; "
-            f"1-minute load average at start {env['load']}.  ",
-            f"Versions: Python {env['python']}, numpy {env['numpy']}, TensorFlow {env['tensorflow']}, "
-            f"protobuf {env['protobuf']}, crc32c {env['crc32c']}, tfckpt {env['tfckpt']}.",
+            *machine_lines(env),
             "",
             f"Method: one process, both libraries imported; inputs from seed {SEED}, written by TF `SaveV2` "
             f"into a temporary directory; warm page cache (every file read once before timing, one untimed "
@@ -674,6 +836,7 @@ def select(workloads: list[Workload], keys: list[str], parser) -> list[Workload]
 
 
 def main(argv=None) -> int:
+    global SHARDED_BYTES
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--reps", type=int, default=5, help="timed repetitions per side (default 5)")
     parser.add_argument("--only", action="append", default=[], metavar="KEY", help="run only these workloads")
@@ -683,8 +846,11 @@ def main(argv=None) -> int:
     parser.add_argument("--workdir", help="parent of the temporary directory (default: the system's)")
     parser.add_argument("--profile", metavar="KEY", help="cProfile tfckpt's side of one workload and exit")
     parser.add_argument("--list", action="store_true", help="list the workload keys and exit")
+    parser.add_argument("--sharded-mib", type=int, default=1024,
+                        help="total size of the 8-shard checkpoint in MiB (default 1024)")
     parser.add_argument("--memory-child", metavar="WORK", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    SHARDED_BYTES = args.sharded_mib << 20
 
     if args.memory_child:  # internal: the memory process, over the parent's files
         workloads = select(build_workloads(args.memory_child, make_inputs(np.random.default_rng(SEED))), args.only, parser)

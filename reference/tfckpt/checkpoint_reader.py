@@ -148,6 +148,13 @@ class CheckpointReader:
             exc.message += _closest_keys(name, self._variable_entries())
             raise
 
+    def get_tensors(self, names, *, threads=None) -> dict:
+        """``{name: value}`` for ``names``; big tensors of several shards are read in parallel threads."""
+        names = list(names)
+        read_many = getattr(self._impl, "read_many", None)
+        values = read_many(names, threads=threads) if read_many else [self._impl.read(n) for n in names]
+        return dict(zip(names, values))
+
     def debug_string(self) -> str:
         """One line per tensor, ``name (DT_FLOAT) [2,3]``, like TensorFlow's debug output."""
         lines = []

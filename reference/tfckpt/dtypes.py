@@ -202,6 +202,10 @@ def as_dtype(value: Union[int, str, np.dtype, type, DType]) -> DType:
     """
     if isinstance(value, DType):
         return value
+    if isinstance(value, np.dtype):  # the common case (every array written): one dict lookup
+        found = _NUMPY_TO_DTYPE.get(value)
+        if found is not None:
+            return found
     enum = getattr(value, "as_datatype_enum", None)  # a tf.DType
     if isinstance(enum, int):
         value = enum

@@ -39,8 +39,13 @@ def encode_fixed64(value: int) -> bytes:
     return FIXED64.pack(value & 0xFFFFFFFFFFFFFFFF)
 
 
+_ONE_BYTE = [bytes([i]) for i in range(0x80)]
+
+
 def encode_varint(value: int) -> bytes:
     """LEB128 encoding of a non-negative integer below 2**64."""
+    if 0 <= value < 0x80:  # the common case: one byte, from a table of them
+        return _ONE_BYTE[value]
     if value < 0 or value >= 1 << 64:
         raise ValueError(f"varint out of range: {value}")
     out = bytearray()

@@ -80,7 +80,7 @@ def encode_fixed_width(array: np.ndarray, dtype: DType) -> memoryview:
     element = array.dtype
     if element.names:  # quantized types may arrive as one-field structured dtypes
         element = element.fields[element.names[0]][0]
-    contiguous = np.require(array, requirements="C")
+    contiguous = array if array.flags.c_contiguous else np.ascontiguousarray(array).reshape(array.shape)
     raw = contiguous.reshape(-1).view(np.uint8)
     if dtype.swap_unit > 1 and _is_big_endian(element):
         raw = raw.view(f"u{dtype.swap_unit}").byteswap().view(np.uint8)

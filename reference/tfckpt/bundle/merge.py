@@ -34,7 +34,8 @@ data files that do not exist, so its own reader cannot open the result
 from __future__ import annotations
 
 import os
-from typing import Mapping, Sequence, Union
+from concurrent.futures import ThreadPoolExecutor
+from typing import Mapping, Optional, Sequence, Union
 
 from .. import errors
 from ..proto import tensor_bundle_pb2
@@ -127,24 +128,41 @@ def merge_bundles(
                 pass
 
 
+def _write_part(part: str, tensors: Mapping) -> None:
+    with BundleWriter(part) as writer:
+        for name, value in tensors.items():
+            writer.add(name, value)
+
+
 def save_sharded(
     prefix: Union[str, "os.PathLike[str]"],
     shards: Sequence[Mapping[Union[str, bytes], ArrayLike]],
+    *,
+    threads: Optional[int] = None,
 ) -> str:
     """Save ``shards`` (one name -> array mapping per data file) as TensorFlow 2's sharded save does.
 
     Each mapping is written as ``<prefix>_temp/part-SSSSS-of-NNNNN`` and the
     parts are merged into ``<prefix>``; the result has ``len(shards)`` data files.
+    The parts are written by ``threads`` threads at once (default: one per
+    shard, at most the CPU count; 1 writes them one after the other).  The
+    bytes do not depend on it.
     """
     prefix = os.fspath(prefix)
     temp_prefix = os.path.join(prefix + "_temp", "part")
-    parts = []
-    for shard, tensors in enumerate(shards):
-        part = sharded_filename(temp_prefix, shard, len(shards))
-        with BundleWriter(part) as writer:
-            for name, value in tensors.items():
-                writer.add(name, value)
-        parts.append(part)
+    parts = [sharded_filename(temp_prefix, shard, len(shards)) for shard in range(len(shards))]
+    if threads is None:
+        threads = min(len(shards), os.cpu_count() or 1)
+    if threads > 1 and len(shards) > 1:
+        # Parts are independent files; the CRC32C and the writes release the GIL.  Every part
+        # is finished (or aborted) before the first failure, if any, is raised.
+        with ThreadPoolExecutor(max_workers=threads) as pool:
+            futures = [pool.submit(_write_part, part, tensors) for part, tensors in zip(parts, shards)]
+        for future in futures:
+            future.result()
+    else:
+        for part, tensors in zip(parts, shards):
+            _write_part(part, tensors)
     merge_bundles(parts, prefix)
     try:
         os.rmdir(os.path.dirname(temp_prefix))

@@ -59,6 +59,17 @@ __all__ = ["BlockBuilder", "Block"]
 _U32_MAX = 0xFFFFFFFF
 
 
+def _shared_prefix(a: bytes, b: bytes) -> int:
+    """Length of the longest common prefix of ``a`` and ``b``.
+
+    XOR of the two prefixes read as big-endian integers: its highest set bit
+    falls in the first byte that differs (done in C, not byte by byte).
+    """
+    limit = min(len(a), len(b))
+    diff = int.from_bytes(a[:limit], "big") ^ int.from_bytes(b[:limit], "big")
+    return limit - (diff.bit_length() + 7) // 8
+
+
 class BlockBuilder:
     """Accumulates sorted entries into one block, as TensorFlow's ``BlockBuilder``.
 
@@ -93,11 +104,7 @@ class BlockBuilder:
         assert not self._finished
         buffer = self._buffer
         if self._counter < self.restart_interval:
-            last = self._last_key
-            limit = min(len(last), len(key))
-            shared = 0
-            while shared < limit and last[shared] == key[shared]:
-                shared += 1
+            shared = _shared_prefix(self._last_key, key)
         else:
             if len(buffer) > _U32_MAX:
                 raise InvalidArgumentError("block grew past 4 GiB; restart offsets are 32-bit")
