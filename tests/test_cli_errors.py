@@ -166,3 +166,18 @@ def test_ls_json_has_the_documented_fields(capsys):
     emb = next(r for r in records if r["key"] == "emb")
     assert set(emb) == {"key", "dtype", "shape", "size", "shard", "partitioned"}
     assert emb["partitioned"] is True and emb["shape"] == [10, 4] and emb["dtype"] == "float32"
+
+
+def test_show_slice_json_and_npy(tmp_path, capsys):
+    import json
+
+    import numpy as np
+
+    prefix = os.path.join(FIXTURES, "tf1-saver-global-step", "model.ckpt-1000")
+    expected = tfckpt.load_checkpoint(prefix).get_tensor("embedding")[1:3]  # rows 1 and 2
+    assert main(["show", prefix, "embedding", "--slice", "1,2:-", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["shape"] == [2, 2] and record["dtype"] == "float64"
+    np.testing.assert_array_equal(np.array(record["value"]), expected)
+    assert main(["show", prefix, "vocab", "--npy", str(tmp_path / "v.npy")]) == 0
+    np.testing.assert_array_equal(np.load(tmp_path / "v.npy", allow_pickle=True), tfckpt.load_checkpoint(prefix).get_tensor("vocab"))

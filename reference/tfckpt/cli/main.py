@@ -64,8 +64,21 @@ def _cmd_show(args) -> int:
     from ..checkpoint_reader import load_checkpoint
 
     with load_checkpoint(args.path) as reader:
-        value = reader.get_tensor(args.name)
-        print(f"{args.name} ({reader.get_variable_to_dtype_map()[args.name].name}) {list(value.shape)}")
+        value = reader.get_slice(args.name, args.slice) if args.slice else reader.get_tensor(args.name)
+        dtype = reader.get_variable_to_dtype_map()[args.name].name
+    if args.npy:
+        # np.save needs allow_pickle for strings (object arrays of bytes) only.
+        np.save(args.npy, value, allow_pickle=value.dtype == object)
+        print(f"wrote {args.npy}: {args.name} ({dtype}) {list(value.shape)}")
+    elif args.json:
+        import json
+
+        data = value.tolist() if value.dtype != object else [v.decode("utf-8", "backslashreplace") for v in value.ravel()]
+        if value.dtype != object and value.dtype.kind not in "biuf":  # bfloat16, float8, complex: as float/str
+            data = value.astype(np.float64).tolist() if value.dtype.kind != "c" else [str(v) for v in value.ravel()]
+        print(json.dumps({"key": args.name, "dtype": dtype, "shape": list(value.shape), "value": data}))
+    else:
+        print(f"{args.name} ({dtype}) {list(value.shape)}")
         with np.printoptions(threshold=args.threshold):
             print(value)
     return 0
@@ -121,6 +134,10 @@ def _register_core(sub) -> None:
     p.add_argument("path", help=_PATH_HELP)
     p.add_argument("name")
     p.add_argument("--threshold", type=int, default=1000, help="numpy print threshold (elements)")
+    p.add_argument("--slice", help="only this slice, TensorFlow's syntax: '0,10:-' (start,length per dim; - = all)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="one JSON object: key, dtype, shape, value")
+    out.add_argument("--npy", metavar="FILE", help="write the value to FILE.npy instead of printing it")
     p.set_defaults(run=_cmd_show)
     p = sub.add_parser("verify", help="read every tensor, verifying every checksum")
     p.add_argument("path", help=_PATH_HELP)
