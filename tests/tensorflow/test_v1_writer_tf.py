@@ -168,12 +168,14 @@ def test_tensorflow_cannot_read_back_a_name_that_is_not_utf8(tmp_path):
         tfckpt.write_v1(tmp_path / "us", {b"\xff": np.int32([1])})
 
 
-def test_neither_creates_a_missing_directory(tmp_path):
+def test_tensorflow_refuses_a_missing_directory_we_create_it(tmp_path):
+    """ERR-7: TensorFlow's Save op says NOT_FOUND; every tfckpt writer creates the parent, and
+    TensorFlow reads what it wrote there."""
     with pytest.raises(tf.errors.NotFoundError):
         tf.raw_ops.Save(filename=str(tmp_path / "no" / "f"), tensor_names=["x"], data=[tf.constant(1)])
-    with pytest.raises(errors.NotFoundError):
-        tfckpt.write_v1(tmp_path / "no" / "f", {"x": np.int32(1)})
     assert os.listdir(tmp_path) == []
+    tfckpt.write_v1(tmp_path / "no" / "f", {"x": np.int32(1)})
+    assert tf.train.load_checkpoint(str(tmp_path / "no" / "f")).get_tensor("x") == 1
 
 
 def test_a_directory_in_the_way_tensorflow_leaves_its_temporary_file_we_do_not(tmp_path):
