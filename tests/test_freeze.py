@@ -121,3 +121,20 @@ def test_written_file_is_the_deterministic_serialisation(prefix, tmp_path):
     assert data == out.SerializeToString(deterministic=True)
     assert graph_pb2.GraphDef.FromString(data) == out
     assert [p.name for p in tmp_path.iterdir() if "tempstate" in p.name] == []
+
+
+def test_command_line_writes_the_frozen_graph(prefix, tmp_path, capsys):
+    from tfckpt.cli.main import main
+
+    graph_path = tmp_path / "g.pb"
+    graph_path.write_bytes(_graph().SerializeToString())
+    out = tmp_path / "frozen.pb"
+    assert main(["freeze", prefix, "--graph", str(graph_path), "--outputs", "y", "-o", str(out)]) == 0
+    assert graph_pb2.GraphDef.FromString(out.read_bytes()) == freeze(prefix, _graph(), ["y"])
+    assert "4 nodes, 1 constants" in capsys.readouterr().out
+    assert main(["freeze", prefix, "--graph", str(graph_path), "--outputs", "nope", "-o", str(tmp_path / "n.pb")]) == 1
+    assert not (tmp_path / "n.pb").exists()
+
+
+def test_freeze_is_exported_lazily():
+    assert tfckpt.freeze is freeze
