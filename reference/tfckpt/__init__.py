@@ -48,6 +48,7 @@ _EXPORTS = {
     "clean": "tfckpt.jobs.clean",
     "CheckpointManager": "tfckpt.jobs.series",
     **dict.fromkeys(["rewrite", "load_variables"], "tfckpt.jobs.rewrite"),
+    "freeze": "tfckpt.graph.freeze",
 }
 
 __version__ = "0.1.0"

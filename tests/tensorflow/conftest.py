@@ -6,3 +6,7 @@
 import os
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "spec(*ids): the spec requirement ids a test checks")

@@ -1,0 +1,38 @@
+"""``tfckpt freeze PREFIX [--graph X.meta|X.pb] --outputs a,b -o frozen.pb``: a checkpoint and its
+graph become one GraphDef with the variables as constants, as TensorFlow's ``freeze_graph`` does.
+
+The work is :func:`tfckpt.graph.freeze.freeze`; the file is written under a
+temporary name and renamed into place, in the deterministic serialisation
+(spec/freeze.md, FREEZE-1).  Without ``--graph`` the graph is ``PREFIX.meta``.
+"""
+
+from __future__ import annotations
+
+
+def _names(text):
+    return [n for n in (text or "").split(",") if n] or None
+
+
+def _run(args) -> int:
+    from ..graph.freeze import freeze, write_frozen_graph
+
+    frozen = freeze(args.prefix, args.graph, _names(args.outputs),
+                    variable_names_whitelist=_names(args.whitelist),
+                    variable_names_blacklist=_names(args.blacklist),
+                    clear_devices=args.clear_devices)
+    write_frozen_graph(args.output, frozen)
+    constants = sum(1 for n in frozen.node if n.op == "Const")
+    print(f"wrote {args.output}: {len(frozen.node)} nodes, {constants} constants")
+    return 0
+
+
+def register(subparsers) -> None:
+    p = subparsers.add_parser("freeze", help="freeze a checkpoint and its graph into a .pb GraphDef")
+    p.add_argument("prefix", help="checkpoint prefix (or directory with a checkpoint state file)")
+    p.add_argument("--graph", help="the .meta MetaGraphDef or binary .pb GraphDef (default: PREFIX.meta)")
+    p.add_argument("--outputs", required=True, help="comma-separated output node names")
+    p.add_argument("-o", "--output", required=True, help="the frozen .pb to write")
+    p.add_argument("--whitelist", help="comma-separated variable node names to freeze (default: all)")
+    p.add_argument("--blacklist", help="comma-separated variable node names to leave as variables")
+    p.add_argument("--clear-devices", action="store_true", help="clear every node's device first")
+    p.set_defaults(run=_run)
