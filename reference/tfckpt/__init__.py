@@ -43,6 +43,7 @@ from .state_file import (
     update_checkpoint_state,
 )
 from .v1.writer import write_v1
+from .objects.writer import save_objects
 
 __version__ = "0.1.0"
 
@@ -83,6 +84,7 @@ __all__ = [
     "load_checkpoint",
     "merge_bundles",
     "save",
+    "save_objects",
     "save_sharded",
     "update_checkpoint_state",
     "write_v1",
