@@ -14,8 +14,12 @@ Nodes are numbered breadth-first from the root, children in mapping order;
 ``tf.train.Checkpoint`` keeps its keyword arguments sorted by name, so the
 root's children are sorted here too (checked against TF 2.21: ``Checkpoint(zz=.., b=..)``
 lists ``b`` then ``zz``), while a ``tf.Module``'s children follow attribute
-assignment order -- give them in that order.  Every node gets
-``has_checkpoint_values = true``; a leaf gets one attribute ``VARIABLE_VALUE``
+assignment order -- give them in that order.  The same object (a mapping, a
+:class:`Variable` or an ndarray, by identity) placed under several edges is one
+node, numbered where breadth-first search first reaches it, and its key is that
+first path -- as Keras 3 does, whose optimizer lists each model variable under
+``_trainable_variables/N`` before the model's own ``_operations/N/_kernel`` edge.  Every node gets
+``has_checkpoint_values``, true iff a tensor is saved at or below it; a leaf gets one attribute ``VARIABLE_VALUE``
 whose ``full_name`` is the variable's name (``"Variable"`` for an unnamed
 ``tf.Variable``) and whose ``checkpoint_key`` is built by
 :func:`tfckpt.objects.object_graph.checkpoint_key`.  Tensors are written in
@@ -63,17 +67,23 @@ def build_object_graph(root: Mapping[str, Any]):
     graph.nodes.add()
     next_id = 1
     node_id = 0
+    seen: dict[int, int] = {id(root): 0}  # one node per object, numbered at its first (BFS) edge
     while queue:
         value, path = queue.popleft()
         node = graph.nodes[node_id]
-        node.has_checkpoint_values.value = True
         if isinstance(value, Mapping):
             for name, child in value.items():
                 if not isinstance(name, str):
                     raise errors.InvalidArgumentError(f"object {'/'.join(path) or 'root'}: child name {name!r} is not a string")
                 ref = node.children.add()
-                ref.node_id = next_id
                 ref.local_name = name
+                shared = isinstance(child, (Mapping, Variable, np.ndarray))
+                if shared and id(child) in seen:
+                    ref.node_id = seen[id(child)]
+                    continue
+                ref.node_id = next_id
+                if shared:
+                    seen[id(child)] = next_id
                 graph.nodes.add()
                 next_id += 1
                 queue.append((child, path + [name]))
@@ -86,7 +96,25 @@ def build_object_graph(root: Mapping[str, Any]):
             attr.checkpoint_key = key
             tensors[key] = np.asarray(leaf.value)
         node_id += 1
+    _fill_has_checkpoint_values(graph)
     return graph, tensors
+
+
+def _fill_has_checkpoint_values(graph) -> None:
+    """Every node's ``has_checkpoint_values`` is set: true iff it or an object below it saves a
+    tensor (TF 2.21 writes an empty Keras container as ``has_checkpoint_values {}``)."""
+    memo: dict[int, bool] = {}
+
+    def has_values(node_id: int, active: frozenset) -> bool:
+        if node_id not in memo:
+            node = graph.nodes[node_id]
+            below = active | {node_id}
+            memo[node_id] = bool(node.attributes) or any(
+                has_values(c.node_id, below) for c in node.children if c.node_id not in below)
+        return memo[node_id]
+
+    for node_id, node in enumerate(graph.nodes):
+        node.has_checkpoint_values.value = has_values(node_id, frozenset())
 
 
 def save_objects(prefix: Union[str, "os.PathLike[str]"], root: Mapping[str, Any], *, sync: bool = True) -> str:
