@@ -49,6 +49,7 @@ _EXPORTS = {
     "CheckpointManager": "tfckpt.jobs.series",
     **dict.fromkeys(["rewrite", "load_variables"], "tfckpt.jobs.rewrite"),
     "freeze": "tfckpt.graph.freeze",
+    "save_objects": "tfckpt.objects.writer",
 }
 
 __version__ = "0.1.0"
@@ -100,6 +101,8 @@ __all__ = [
     "merge_bundles",
     "rewrite",
     "save",
+    "save_objects",
+    "save_objects",
     "save_sharded",
     "update_checkpoint_state",
     "write_v1",

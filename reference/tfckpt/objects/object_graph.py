@@ -196,7 +196,10 @@ def resolve_node(graph, path: Iterable[str], *, key: Optional[str] = OBJECT_GRAP
                 break
         else:
             where = "/".join(walked) or "the root"
-            raise errors.NotFoundError(f"object {where} (node {node_id}) has no child {name!r}", key=key)
+            existing = [child.local_name for child in graph.nodes[node_id].children]
+            raise errors.NotFoundError(
+                f"object {where} (node {node_id}) has no child {name!r}; its children are {existing}", key=key
+            )
         walked.append(name)
     return node_id
 

@@ -1,0 +1,122 @@
+"""tfckpt.save_objects against tf.train.Checkpoint.write: byte identity, then TF restores it.
+
+Expected bytes come from TensorFlow writing the same objects and values; the
+restore uses assert_consumed(), so a missing or extra key fails.
+"""
+
+import filecmp
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import tfckpt
+from tfckpt.objects.writer import Variable
+
+
+def _module_tree():
+    class Inner(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.w = tf.Variable(np.arange(4, dtype=np.float32).reshape(2, 2))
+            self.b = tf.Variable(np.int64(5))
+
+    class Outer(tf.Module):
+        def __init__(self):
+            super().__init__()
+            self.z = tf.Variable(np.arange(3, dtype=np.float32))
+            self.a = Inner()
+            self.lst = [tf.Variable(1.5), tf.Module()]
+            self.lst[1].v = tf.Variable(np.float64(2.25))
+
+    tf_objects = {"zz": Outer(), "b": tf.Variable(3.0, name="bee")}
+    ours = {
+        "zz": {
+            "z": np.arange(3, dtype=np.float32),
+            "a": {"w": np.arange(4, dtype=np.float32).reshape(2, 2), "b": np.int64(5)},
+            "lst": {"0": np.float32(1.5), "1": {"v": np.float64(2.25)}},
+        },
+        "b": Variable(np.float32(3.0), "bee"),
+    }
+    return tf_objects, ours
+
+
+def _escaped_names():
+    holder = tf.Module()
+    setattr(holder, "a.b/c", tf.Variable(np.int32(7)))
+    return {"h": holder}, {"h": {"a.b/c": np.int32(7)}}
+
+
+def _flat():
+    return ({"x": tf.Variable(np.zeros((0, 3), np.float32)), "s": tf.Variable(b"text")},
+            {"x": np.zeros((0, 3), np.float32), "s": np.array(b"text", dtype=object)})
+
+
+STRUCTURES = {"module-tree": _module_tree, "escaped-names": _escaped_names, "flat": _flat}
+
+
+@pytest.mark.parametrize("name", sorted(STRUCTURES))
+def test_byte_identical_and_restores(tmp_path, name):
+    tf_objects, ours = STRUCTURES[name]()
+    theirs = tf.train.Checkpoint(**tf_objects).write(str(tmp_path / "tf"))
+    mine = tfckpt.save_objects(str(tmp_path / "ours"), ours)
+    for suffix in (".index", ".data-00000-of-00001"):
+        assert filecmp.cmp(theirs + suffix, mine + suffix, shallow=False), suffix
+
+    fresh, _ = STRUCTURES[name]()
+    for var in tf.nest.flatten([m.variables if isinstance(m, tf.Module) else [m] for m in fresh.values()]):
+        var.assign(tf.zeros_like(var)) if var.dtype != tf.string else var.assign(b"")
+    tf.train.Checkpoint(**fresh).read(mine).assert_consumed()
+    expected, _ = STRUCTURES[name]()
+    got = tf.nest.flatten([m.variables if isinstance(m, tf.Module) else [m] for m in fresh.values()])
+    want = tf.nest.flatten([m.variables if isinstance(m, tf.Module) else [m] for m in expected.values()])
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g.numpy(), w.numpy())
+
+
+def test_wrong_path_lists_children(tmp_path):
+    prefix = tfckpt.save_objects(str(tmp_path / "ck"), {"model": {"dense": {"kernel": np.ones(2, np.float32)}}})
+    with pytest.raises(tfckpt.errors.NotFoundError, match=r"no child 'layers'.*\['dense'\]"):
+        tfckpt.keys.key_for_object(prefix, ["model", "layers", "0", "kernel"])
+
+
+def test_keras_sequential_dense_adam_shared_nodes(tmp_path):
+    """Keras 3's graph is a DAG: the optimizer's _trainable_variables/N and the layer's _kernel
+    are one node, keyed by the breadth-first first path (read off TF 2.21 / Keras 3.15.1)."""
+    keras = pytest.importorskip("keras")
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    opt = keras.optimizers.Adam()
+    opt.build(model.trainable_variables)
+    theirs = tf.train.Checkpoint(model=model, optimizer=opt).write(str(tmp_path / "tf"))
+
+    kernel = Variable(model.weights[0].numpy(), "sequential/dense/kernel")
+    bias = Variable(model.weights[1].numpy(), "sequential/dense/bias")
+    slots = [Variable(np.zeros(v.value.shape, np.float32), f"adam/sequential_dense_{n}_{kind}")
+             for v, n in ((kernel, "kernel"), (bias, "bias")) for kind in ("momentum", "velocity")]
+    iterations = Variable(np.int64(0), "adam/iteration")
+    learning_rate = Variable(np.float32(opt.learning_rate.numpy()), "adam/learning_rate")
+    functional = {name: {} for name in ("_tracked", "_inbound_nodes", "_outbound_nodes", "_losses",
+                                         "_losses_override", "call_signature_parameters", "_call_has_context_arg")}
+    functional["_operations"] = {"0": {}, "1": {"_kernel": kernel, "bias": bias}}
+    root = {
+        "model": {"_functional": functional},
+        "optimizer": {
+            "_variables": {"0": iterations, "1": learning_rate, **{str(i + 2): s for i, s in enumerate(slots)}},
+            "_trainable_variables": {"0": kernel, "1": bias},
+            "_trainable_variables_indices": {},
+            "_iterations": iterations,
+            "_learning_rate": learning_rate,
+            "_momentums": {"0": slots[0], "1": slots[2]},
+            "_velocities": {"0": slots[1], "1": slots[3]},
+        },
+    }
+    mine = tfckpt.save_objects(str(tmp_path / "ours"), root)
+    for suffix in (".index", ".data-00000-of-00001"):
+        assert filecmp.cmp(theirs + suffix, mine + suffix, shallow=False), suffix
+
+    fresh = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
+    fresh_opt = keras.optimizers.Adam()
+    fresh_opt.build(fresh.trainable_variables)
+    tf.train.Checkpoint(model=fresh, optimizer=fresh_opt).read(mine).assert_consumed()
+    for got, want in zip(fresh.weights, model.weights):
+        np.testing.assert_array_equal(got.numpy(), want.numpy())
