@@ -101,7 +101,7 @@ __all__ = [
     "merge_bundles",
     "rewrite",
     "save",
-    "save_objects",
+    "freeze",
     "save_objects",
     "save_sharded",
     "update_checkpoint_state",
