@@ -78,6 +78,8 @@ class RewritePlan:
     dropped: list = field(default_factory=list)
     casts: dict = field(default_factory=dict)
     object_graph: Optional[bytes] = None
+    #: where the object graph goes among ``kept`` (the source's order), for an object-based checkpoint
+    object_graph_index: int = -1
 
     @property
     def renamed(self) -> list:
@@ -180,7 +182,8 @@ def plan_rewrite(src, *, select: Patterns = None, drop: Patterns = None, rename:
     new_name = _renamer(rename)
     casts = _casts(dtype)
     graph = parse_object_graph(graph_bytes) if graph_bytes is not None else None
-    optimizer_keys = _optimizer_keys(graph) if graph is not None and strip_optimizer else set()
+    kept_nodes = _reachable(graph, _optimizer_nodes(graph) if strip_optimizer else set()) if graph is not None else []
+    optimizer_keys = _keys_outside(graph, kept_nodes) if graph is not None else set()
     shadow = "/" + ema_name
     shadowed = {k[: -len(shadow)] for k in keys if ema and k.endswith(shadow)}
     destinations: dict[str, str] = {}
@@ -218,7 +221,9 @@ def plan_rewrite(src, *, select: Patterns = None, drop: Patterns = None, rename:
         plan.kept.append((key, dest))
     if graph is not None:
         kept_keys = {s for s, _ in plan.kept}
-        plan.object_graph, new_keys = _rewrite_object_graph(graph, kept_keys, drop_optimizer=strip_optimizer)
+        plan.object_graph, new_keys = _rewrite_object_graph(graph, kept_nodes, kept_keys)
+        rank = {k: i for i, k in enumerate(order)}
+        plan.object_graph_index = sum(1 for s, _ in plan.kept if rank[s] < rank[OBJECT_GRAPH_KEY])
         plan.kept = [(s, new_keys.get(s, d)) for s, d in plan.kept]
         plan.casts = {new_keys.get(d, d): c for d, c in plan.casts.items()}
     else:
@@ -244,9 +249,8 @@ def rewrite(src, dst, *, select: Patterns = None, drop: Patterns = None, rename:
     if dry_run:
         return plan
     with load_checkpoint(src_path) as reader, BundleWriter(dst, sync=sync) as writer:
-        graph_position = _graph_position(reader, plan)
         for index, (source, dest) in enumerate(plan.kept):
-            if index == graph_position:
+            if index == plan.object_graph_index:
                 writer.add(OBJECT_GRAPH_KEY, plan.object_graph, dtype="string")
             cast = plan.casts.get(dest)
             entry = reader.entry(source)
@@ -256,7 +260,7 @@ def rewrite(src, dst, *, select: Patterns = None, drop: Patterns = None, rename:
                     writer.add_slice(dest, list(entry.shape), part.to_string(), _cast(value, cast))
             else:
                 writer.add(dest, _cast(reader.get_tensor(source), cast), dtype=(cast[1] if cast else entry.dtype))
-        if plan.object_graph is not None and graph_position >= len(plan.kept):
+        if plan.object_graph is not None and plan.object_graph_index >= len(plan.kept):
             writer.add(OBJECT_GRAPH_KEY, plan.object_graph, dtype="string")
     return plan
 
@@ -271,19 +275,11 @@ def _source_order(reader, keys: list) -> list:
     """The order the source's producer wrote its tensors in (data file, offset); V1: key order."""
     def position(key):
         entry = reader.entry(key)
-        proto = getattr(entry, "proto", None)
-        if proto is None or entry.is_partitioned:
-            return (0, 0, key.encode("utf-8", "surrogateescape"))
-        return (proto.shard_id, proto.offset, key.encode("utf-8", "surrogateescape"))
+        text = key.encode("utf-8", "surrogateescape")
+        if entry.is_partitioned or not hasattr(entry, "offset"):  # V1 entries have no location
+            return (0, 0, text)
+        return (entry.shard_id, entry.offset, text)
     return sorted(keys, key=position)
-
-
-def _graph_position(reader, plan: RewritePlan) -> int:
-    """Where the object graph stood among the kept tensors in the source's order."""
-    if plan.object_graph is None:
-        return -1
-    order = _source_order(reader, [s for s, _ in plan.kept] + [OBJECT_GRAPH_KEY])
-    return order.index(OBJECT_GRAPH_KEY)
 
 
 def _optimizer_nodes(graph) -> set:
@@ -308,12 +304,13 @@ def _reachable(graph, blocked: set) -> list:
     return order
 
 
-def _optimizer_keys(graph) -> set:
-    kept = set(_reachable(graph, _optimizer_nodes(graph)))
+def _keys_outside(graph, kept_nodes: list) -> set:
+    """The checkpoint keys of the nodes a rewrite removes."""
+    kept = set(kept_nodes)
     return {a.checkpoint_key for i, node in enumerate(graph.nodes) if i not in kept for a in node.attributes}
 
 
-def _rewrite_object_graph(graph, kept_keys: set, *, drop_optimizer: bool) -> tuple[bytes, dict]:
+def _rewrite_object_graph(graph, kept: list, kept_keys: set) -> tuple[bytes, dict]:
     """The object graph of the rewritten checkpoint (REW-7), serialized, and old key -> new key.
 
     Keys are object paths found breadth-first, so removing the optimizer can rename
@@ -321,8 +318,6 @@ def _rewrite_object_graph(graph, kept_keys: set, *, drop_optimizer: bool) -> tup
     ``_trainable_variables``, and a checkpoint without the optimizer names them by
     their path through the model, as ``tf.train.Checkpoint(model=...)`` would.
     """
-    blocked = _optimizer_nodes(graph) if drop_optimizer else set()
-    kept = _reachable(graph, blocked)
     new_id = {old: new for new, old in enumerate(kept)}
     out = type(graph)()
     for old in kept:
