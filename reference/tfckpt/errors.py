@@ -71,6 +71,9 @@ class CheckpointError(Exception):
 
     category = "UNKNOWN"
 
+    # Every subclass lists CheckpointError before its builtin base, so this __init__ and the
+    # __str__ below win over KeyError's quoting and OSError's (errno, strerror) arguments.
+
     def __init__(
         self,
         message: str,
@@ -141,9 +144,6 @@ class NotFoundError(CheckpointError, KeyError):
 
     category = "NOT_FOUND"
 
-    # KeyError.__str__ would quote the whole message; keep ours.
-    __str__ = CheckpointError.__str__
-
 
 class FileNotFound(NotFoundError, FileNotFoundError):
     """A file that was asked for does not exist: ``except FileNotFoundError`` catches it too.
@@ -151,11 +151,6 @@ class FileNotFound(NotFoundError, FileNotFoundError):
     Category ``NOT_FOUND`` like every :class:`NotFoundError` (a missing tensor key stays a
     plain :class:`NotFoundError`, a ``KeyError``).
     """
-
-    def __init__(self, message: str, **location) -> None:  # FileNotFoundError is an OSError
-        CheckpointError.__init__(self, message, **location)
-
-    __str__ = CheckpointError.__str__
 
 
 class DataLossError(CheckpointError, ValueError):
@@ -193,21 +188,11 @@ class AlreadyExistsError(CheckpointError, FileExistsError):
 
     category = "ALREADY_EXISTS"
 
-    def __init__(self, message: str, **location) -> None:  # FileExistsError is an OSError
-        CheckpointError.__init__(self, message, **location)
-
-    __str__ = CheckpointError.__str__
-
 
 class PermissionDeniedError(CheckpointError, PermissionError):
     """The operating system refused access (no permission, a read-only file system)."""
 
     category = "PERMISSION_DENIED"
-
-    def __init__(self, message: str, **location) -> None:  # PermissionError is an OSError
-        CheckpointError.__init__(self, message, **location)
-
-    __str__ = CheckpointError.__str__
 
 
 class OutOfRangeError(CheckpointError, ValueError):
@@ -220,11 +205,6 @@ class UnavailableError(CheckpointError, OSError):
     """A transient failure (interrupted call, no locks available); trying again may succeed."""
 
     category = "UNAVAILABLE"
-
-    def __init__(self, message: str, **location) -> None:
-        CheckpointError.__init__(self, message, **location)
-
-    __str__ = CheckpointError.__str__
 
 
 class AbortedError(CheckpointError, RuntimeError):
