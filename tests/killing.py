@@ -107,7 +107,8 @@ def _end(proc: subprocess.Popen) -> None:
             pass
 
 
-def _read(prefix: str):
+def read_checkpoint(prefix: str):
+    """Every tensor of the checkpoint at ``prefix``, read with checksums verified; None when there is none."""
     try:
         with tfckpt.load_checkpoint(prefix) as reader:
             return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()}
@@ -115,7 +116,7 @@ def _read(prefix: str):
         return None
 
 
-def _same(got, expected) -> bool:
+def same_values(got, expected) -> bool:
     return got is not None and sorted(got) == sorted(expected) and all(np.array_equal(got[k], expected[k]) for k in expected)
 
 
@@ -123,18 +124,18 @@ def judge(mode: str, directory: str, megabytes: int, check: Optional[Callable[[s
     """The invariants above; returns which checkpoint readers see: "old", "new" or "none"."""
     prefix = os.path.join(directory, "ckpt")
     old, new = values(0, megabytes), values(1, megabytes)
-    got = _read(prefix)
+    got = read_checkpoint(prefix)
     if got is None:
         seen = "none"
         assert mode != "v1", "a V1 file is replaced by one rename: the old or the new must stand"
-    elif _same(got, old):
+    elif same_values(got, old):
         seen = "old"
     else:
-        assert _same(got, new), f"{mode}: the checkpoint at {prefix} is neither the old nor the new one"
+        assert same_values(got, new), f"{mode}: the checkpoint at {prefix} is neither the old nor the new one"
         seen = "new"
     latest = tfckpt.latest_checkpoint(directory)
     if latest is not None:
-        assert _read(latest) is not None, f"latest_checkpoint names {latest}, which does not read"
+        assert read_checkpoint(latest) is not None, f"latest_checkpoint names {latest}, which does not read"
     if check is not None:
         check(directory)
     final = {"ckpt.index", "ckpt", "checkpoint"} | {n for n in os.listdir(directory) if n.startswith("ckpt.data-")}
@@ -144,8 +145,8 @@ def judge(mode: str, directory: str, megabytes: int, check: Optional[Callable[[s
         assert path in expected_left or os.path.isdir(path), f"unrecognisable file {path} after a kill"
     tfckpt.clean(directory)
     assert leftovers(directory, extra_patterns=[STATE_TEMP_PATTERN]) == []
-    after = _read(prefix)
-    assert (after is None) == (got is None) and (after is None or _same(after, got)), "clean changed a checkpoint"
+    after = read_checkpoint(prefix)
+    assert (after is None) == (got is None) and (after is None or same_values(after, got)), "clean changed a checkpoint"
     return seen
 
 

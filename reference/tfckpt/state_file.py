@@ -205,7 +205,7 @@ def update_checkpoint_state(
 
 # -- serialising writers across processes (STATE-34, spec/state-file.md §9) ---------------------------
 
-_held: dict = {}  # realpath of a directory -> [fd, depth], for this process
+_held: dict = {}  # realpath of a locked directory -> the thread holding its lock, in this process
 _held_guard = threading.Lock()
 
 
@@ -229,25 +229,16 @@ def state_lock(directory: PathLike) -> Iterator[None]:
         os.makedirs(directory, exist_ok=True)
     key = os.path.realpath(directory)
     with _held_guard:
-        entry = _held.get(key)
-        if entry is not None and entry[2] == threading.get_ident():
-            entry[1] += 1
-            reentered = True
-        else:
-            reentered = False
-    if reentered:
-        try:
-            yield
-        finally:
-            with _held_guard:
-                _held[key][1] -= 1
+        reentered = _held.get(key) == threading.get_ident()
+    if reentered:  # the outer holder releases it
+        yield
         return
     with errors.os_errors("locking the checkpoint directory", file=directory):
         fd = os.open(directory, os.O_RDONLY)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
         with _held_guard:
-            _held[key] = [fd, 1, threading.get_ident()]
+            _held[key] = threading.get_ident()
         try:
             yield
         finally:

@@ -21,6 +21,8 @@ import tfckpt
 from tfckpt import errors
 from tfckpt.bundle.publish import leftovers
 
+from killing import read_checkpoint, same_values
+
 OLD = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.array([b"old"], dtype=object)}
 NEW = {"a": -np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.array([b"new!"], dtype=object)}
 
@@ -64,20 +66,6 @@ def _run_child(kill_after: int, mode: str, prefix: str) -> bool:
     return False
 
 
-def _what_readers_see(prefix: str):
-    """``None`` (no checkpoint), or the dict of values, read completely with checksums on."""
-    try:
-        with tfckpt.load_checkpoint(prefix) as reader:
-            return {k: reader.get_tensor(k) for k in reader.get_variable_to_shape_map()}
-    except errors.NotFoundError:
-        return None
-
-
-def _same(values, expected) -> bool:
-    return values is not None and sorted(values) == sorted(expected) and all(
-        np.array_equal(values[k], expected[k]) for k in expected)
-
-
 @pytest.mark.parametrize("mode", ["save", "sharded"])
 @pytest.mark.parametrize("overwrite", [False, True], ids=["new-prefix", "overwrite"])
 def test_a_kill_after_any_rename_leaves_old_new_or_nothing(tmp_path, mode, overwrite):
@@ -88,9 +76,9 @@ def test_a_kill_after_any_rename_leaves_old_new_or_nothing(tmp_path, mode, overw
         if overwrite:
             (tfckpt.save if mode == "save" else lambda p, t: tfckpt.save_sharded(p, [{"a": t["a"]}, {"b": t["b"]}]))(prefix, OLD)
         finished = _run_child(kill_after, mode, prefix)
-        seen = _what_readers_see(prefix)
+        seen = read_checkpoint(prefix)
         if finished:
-            assert _same(seen, NEW)
+            assert same_values(seen, NEW)
             assert leftovers(str(directory)) == []
             break
         if seen is None:
@@ -98,12 +86,12 @@ def test_a_kill_after_any_rename_leaves_old_new_or_nothing(tmp_path, mode, overw
             names = set(os.listdir(directory))
             assert "ckpt.index" not in names
         else:
-            assert _same(seen, OLD if overwrite else NEW) or _same(seen, NEW)
+            assert same_values(seen, OLD if overwrite else NEW) or same_values(seen, NEW)
         # whatever the kill left that is not a complete checkpoint, clean recognises and removes
         tfckpt.clean(str(directory))
         assert leftovers(str(directory)) == []
-        after = _what_readers_see(prefix)
-        assert (after is None and seen is None) or _same(after, seen)
+        after = read_checkpoint(prefix)
+        assert (after is None and seen is None) or same_values(after, seen)
     else:
         pytest.fail("the writer never finished in 19 steps")
     assert kill_after >= 3  # the data file(s) and the index were each renamed under a kill
@@ -116,7 +104,7 @@ def test_state_file_never_names_a_checkpoint_a_kill_left_incomplete(tmp_path):
         finished = _run_child(kill_after, "state", str(directory / "ckpt-1"))
         latest = tfckpt.latest_checkpoint(str(directory))
         if latest is not None:
-            assert _same(_what_readers_see(latest), NEW)
+            assert same_values(read_checkpoint(latest), NEW)
         if finished:
             assert latest is not None
             break
@@ -137,7 +125,7 @@ def test_overwriting_with_fewer_shards_removes_the_old_shards(tmp_path):
     tfckpt.save_sharded(prefix, [{"a": OLD["a"]}, {"b": OLD["b"]}])
     tfckpt.save(prefix, NEW)
     assert sorted(os.listdir(tmp_path)) == ["ckpt.data-00000-of-00001", "ckpt.index"]
-    assert _same(_what_readers_see(prefix), NEW)
+    assert same_values(read_checkpoint(prefix), NEW)
 
 
 def test_a_reader_never_mixes_an_old_index_with_new_data(tmp_path):
@@ -184,7 +172,7 @@ def test_clean_removes_only_what_is_recognisable(tmp_path):
     removed = tfckpt.clean(str(tmp_path))
     assert len(removed) == len(junk)
     assert sorted(os.listdir(tmp_path)) == sorted(["keep.index", "keep.data-00000-of-00001", *not_junk])
-    assert _same(_what_readers_see(keep), OLD)
+    assert same_values(read_checkpoint(keep), OLD)
 
 
 def test_the_next_save_sweeps_old_temporary_files_only(tmp_path):
@@ -207,7 +195,7 @@ def test_every_writer_creates_a_missing_parent(tmp_path):
     tfckpt.update_checkpoint_state(str(tmp_path / "d" / "x"), "ckpt-1")
     assert os.path.exists(tmp_path / "d" / "x" / "checkpoint")
     for sub in "abc":
-        assert _same(_what_readers_see(str(tmp_path / sub / "x" / "ckpt")), {"a": NEW["a"]} if sub != "a" else NEW)
+        assert same_values(read_checkpoint(str(tmp_path / sub / "x" / "ckpt")), {"a": NEW["a"]} if sub != "a" else NEW)
 
 
 def test_permission_denied_is_its_own_category(tmp_path, monkeypatch):
@@ -256,7 +244,7 @@ def test_a_full_disk_is_resource_exhausted_and_leaves_nothing(tiny_filesystem):
         tfckpt.save(prefix, big)
     assert "ckpt" in str(caught.value)
     assert sorted(os.listdir(tiny_filesystem)) == ["ckpt.data-00000-of-00001", "ckpt.index"]
-    assert _same(_what_readers_see(prefix), OLD)  # the old checkpoint is whole
+    assert same_values(read_checkpoint(prefix), OLD)  # the old checkpoint is whole
     with pytest.raises(errors.ResourceExhaustedError):
         tfckpt.write_v1(str(tiny_filesystem / "v1"), big)
     assert "v1" not in os.listdir(tiny_filesystem)
