@@ -6,7 +6,7 @@ user+system CPU (from ``resource.getrusage(RUSAGE_CHILDREN)``), the ratio to Ten
 tool, and the bare interpreter and ``import numpy`` for scale (numpy is the floor for any
 command that reads a tensor).  ``python -X importtime -m tfckpt ...`` shows where time goes.
 
-    PYTHONPATH=reference /work/venv/bin/python benchmarks/startup.py [--no-tensorflow]
+    PYTHONPATH=reference python benchmarks/startup.py [--no-tensorflow]
 """
 
 import os
