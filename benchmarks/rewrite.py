@@ -37,18 +37,11 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def _vmhwm_kib() -> int:
+def _status_kib(field: str) -> int:
+    """A ``/proc/self/status`` figure in KiB (``VmHWM``: peak resident set; ``VmRSS``: resident set now)."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1])
-    return 0
-
-
-def _rss_kib() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1])
     return 0
 
@@ -95,11 +88,11 @@ def child(which: str, src: str, dst: str) -> None:
     import tfckpt  # noqa: F401
     import tracemalloc
 
-    before = _rss_kib()
+    before = _status_kib("VmRSS")
     tracemalloc.start()
     (tf_rewrite if which == "tf" else ours_rewrite)(src, dst)
     traced = tracemalloc.get_traced_memory()[1]
-    print(json.dumps({"peak_rss_above_start_mib": (_vmhwm_kib() - before) / 1024, "tracemalloc_peak_mib": traced / (1 << 20)}))
+    print(json.dumps({"peak_rss_above_start_mib": (_status_kib("VmHWM") - before) / 1024, "tracemalloc_peak_mib": traced / (1 << 20)}))
 
 
 def main(argv=None) -> int:
