@@ -16,7 +16,13 @@ kill the directory must satisfy, whatever the moment (spec/errors.md §5):
 * ``check`` (optional) runs more judgement, e.g. TensorFlow reading the directory.
 
 Writers are named by *mode*; each child writes ``NEW`` over a directory that
-already holds ``OLD`` under the same prefix, the hardest case (PUB-2).
+already holds ``OLD`` under the same prefix, the hardest case (PUB-2).  Two
+modes differ: ``rewrite`` streams a ``NEW`` source checkpoint (kept outside the
+judged directory) over ``OLD`` with :func:`tfckpt.rewrite`; ``rotate`` is a
+:class:`tfckpt.CheckpointManager` with ``max_to_keep=2`` over ``ckpt-1`` and
+``ckpt-2`` (``OLD``) saving ``ckpt-3`` (``NEW``), which deletes ``ckpt-1``: there
+``ckpt-2`` must always stand, ``ckpt-1`` may be gone only once ``ckpt-3`` is
+whole, and the state file names only checkpoints that read (STATE-31).
 ``TFCKPT_KILL_MB`` sets the size of the checkpoint (default 8; ``tox -e kill``
 uses 100).
 """
@@ -38,7 +44,10 @@ from tfckpt import errors
 from tfckpt.bundle.publish import leftovers
 from tfckpt.jobs.clean import STATE_TEMP_PATTERN
 
-MODES = ("save", "sharded", "v1", "state")
+MODES = ("save", "sharded", "v1", "state", "rewrite", "rotate")
+
+#: The prefixes (basenames) a mode's directory holds, with the version each must read as.
+ROTATION = {"ckpt-1": 0, "ckpt-2": 0, "ckpt-3": 1}
 
 
 def values(version: int, megabytes: int) -> dict:
@@ -60,8 +69,35 @@ def write(mode: str, prefix: str, tensors: dict) -> None:
     elif mode == "state":
         tfckpt.save(prefix, tensors)
         tfckpt.update_checkpoint_state(os.path.dirname(prefix), prefix, [prefix])
+    elif mode == "rewrite":
+        source = rewrite_source(prefix)
+        if not os.path.exists(source + ".index"):
+            tfckpt.save(source, tensors)
+        tfckpt.rewrite(source, prefix)
+    elif mode == "rotate":
+        tfckpt.CheckpointManager(os.path.dirname(prefix), max_to_keep=2).save(tensors, checkpoint_number=3)
     else:
         raise ValueError(mode)
+
+
+def rewrite_source(prefix: str) -> str:
+    """Where the ``rewrite`` mode keeps its source: beside the judged directory, not in it."""
+    directory = os.path.dirname(os.path.abspath(prefix))
+    return os.path.join(os.path.dirname(directory), "rewrite-source-" + os.path.basename(directory), "src")
+
+
+def prepare(mode: str, prefix: str, megabytes: int) -> None:
+    """The directory before the write: ``OLD`` at ``prefix`` (a two-checkpoint series for ``rotate``)."""
+    if mode == "rotate":
+        manager = tfckpt.CheckpointManager(os.path.dirname(prefix), max_to_keep=2)
+        for number in (1, 2):
+            manager.save(values(0, megabytes), checkpoint_number=number)
+        return
+    write("save" if mode in ("rewrite", "state") else mode, prefix, values(0, megabytes))
+    if mode == "state":
+        tfckpt.update_checkpoint_state(os.path.dirname(prefix), prefix, [prefix])
+    if mode == "rewrite":
+        tfckpt.save(rewrite_source(prefix), values(1, megabytes))
 
 
 _CHILD = textwrap.dedent("""
@@ -87,7 +123,7 @@ def timed_write(mode: str, directory: str, megabytes: int) -> float:
     """Seconds one uninterrupted write takes in a child, over an existing OLD checkpoint."""
     os.makedirs(directory, exist_ok=True)
     prefix = os.path.join(directory, "ckpt")
-    write(mode, prefix, values(0, megabytes))
+    prepare(mode, prefix, megabytes)
     proc = _child(mode, prefix, megabytes)
     start = time.monotonic()
     proc.stdin.write("go\n")
@@ -120,33 +156,57 @@ def same_values(got, expected) -> bool:
     return got is not None and sorted(got) == sorted(expected) and all(np.array_equal(got[k], expected[k]) for k in expected)
 
 
+def _judge_prefix(mode: str, prefix: str, megabytes: int):
+    """What ``prefix`` reads as: "old", "new" or "none" -- never anything else."""
+    got = read_checkpoint(prefix)
+    if got is None:
+        assert mode != "v1", "a V1 file is replaced by one rename: the old or the new must stand"
+        return "none", None
+    if same_values(got, values(0, megabytes)):
+        return "old", got
+    assert same_values(got, values(1, megabytes)), f"{mode}: the checkpoint at {prefix} is neither the old nor the new one"
+    return "new", got
+
+
+def _judge_rotation(directory: str, megabytes: int) -> str:
+    seen = {}
+    for name, version in ROTATION.items():
+        seen[name], _ = _judge_prefix("rotate", os.path.join(directory, name), megabytes)
+        assert seen[name] in ("none", ("old", "new")[version]), f"{name} reads as {seen[name]}"
+    assert seen["ckpt-2"] == "old", "rotation must never touch the checkpoint it keeps"
+    assert seen["ckpt-1"] == "old" or seen["ckpt-3"] == "new", "ckpt-1 went before ckpt-3 was whole"
+    state = tfckpt.get_checkpoint_state(directory)
+    named = [state.model_checkpoint_path, *state.all_model_checkpoint_paths] if state else []
+    for path in named:
+        path = path if os.path.isabs(path) else os.path.join(directory, path)
+        assert read_checkpoint(path) is not None, f"the state file names {path}, which does not read (STATE-31)"
+    return "new" if seen["ckpt-3"] == "new" else "old"
+
+
 def judge(mode: str, directory: str, megabytes: int, check: Optional[Callable[[str], None]] = None) -> str:
     """The invariants above; returns which checkpoint readers see: "old", "new" or "none"."""
     prefix = os.path.join(directory, "ckpt")
-    old, new = values(0, megabytes), values(1, megabytes)
-    got = read_checkpoint(prefix)
-    if got is None:
-        seen = "none"
-        assert mode != "v1", "a V1 file is replaced by one rename: the old or the new must stand"
-    elif same_values(got, old):
-        seen = "old"
+    if mode == "rotate":
+        seen, names = _judge_rotation(directory, megabytes), list(ROTATION)
     else:
-        assert same_values(got, new), f"{mode}: the checkpoint at {prefix} is neither the old nor the new one"
-        seen = "new"
+        seen, names = _judge_prefix(mode, prefix, megabytes)[0], ["ckpt"]
     latest = tfckpt.latest_checkpoint(directory)
     if latest is not None:
         assert read_checkpoint(latest) is not None, f"latest_checkpoint names {latest}, which does not read"
     if check is not None:
         check(directory)
-    final = {"ckpt.index", "ckpt", "checkpoint"} | {n for n in os.listdir(directory) if n.startswith("ckpt.data-")}
+    final = {"checkpoint"} | {n for n in os.listdir(directory) for p in names
+                              if n in (p, p + ".index") or n.startswith(p + ".data-")}
     rest = sorted(os.path.join(directory, n) for n in set(os.listdir(directory)) - final)
     expected_left = leftovers(directory, extra_patterns=[STATE_TEMP_PATTERN])
     for path in rest:
         assert path in expected_left or os.path.isdir(path), f"unrecognisable file {path} after a kill"
+    before = {p: read_checkpoint(os.path.join(directory, p)) for p in names}
     tfckpt.clean(directory)
     assert leftovers(directory, extra_patterns=[STATE_TEMP_PATTERN]) == []
-    after = read_checkpoint(prefix)
-    assert (after is None) == (got is None) and (after is None or same_values(after, got)), "clean changed a checkpoint"
+    for p, was in before.items():
+        after = read_checkpoint(os.path.join(directory, p))
+        assert (after is None) == (was is None) and (after is None or same_values(after, was)), f"clean changed {p}"
     return seen
 
 
@@ -160,9 +220,7 @@ def kill_campaign(mode: str, base: str, *, points: int = 50, megabytes: Optional
         directory = os.path.join(base, f"kill-{i:03d}")
         os.makedirs(directory)
         prefix = os.path.join(directory, "ckpt")
-        write(mode, prefix, values(0, megabytes))
-        if mode == "state":
-            tfckpt.update_checkpoint_state(directory, prefix, [prefix])
+        prepare(mode, prefix, megabytes)
         proc = _child(mode, prefix, megabytes)
         proc.stdin.write("go\n")
         proc.stdin.flush()
@@ -170,8 +228,9 @@ def kill_campaign(mode: str, base: str, *, points: int = 50, megabytes: Optional
         proc.send_signal(signal.SIGKILL)
         _end(proc)
         seen[judge(mode, directory, megabytes, check)] += 1
-        for name in os.listdir(directory):  # free the disk as we go
-            path = os.path.join(directory, name)
-            if os.path.isfile(path):
-                os.remove(path)
+        for folder in (directory, os.path.dirname(rewrite_source(prefix))):  # free the disk as we go
+            for name in os.listdir(folder) if os.path.isdir(folder) else ():
+                path = os.path.join(folder, name)
+                if os.path.isfile(path):
+                    os.remove(path)
     return seen
