@@ -16,7 +16,7 @@ seeds made from the TensorFlow-written fixtures, plus minimised inputs that
 once found new coverage or a bug).  Findings (crash-*, timeout-*, oom-* files)
 land in ``findings/<target>/``; each should become a regression test and a
 corpus entry.  The report (inputs run, coverage, findings per target) is
-written to ``reports/last.md`` and ``reports/last.json``.
+written to ``reports/last.md`` and ``reports/last.json`` (``--report NAME`` for another name).
 """
 
 from __future__ import annotations
@@ -118,6 +118,12 @@ def seed() -> None:
                 wanted["graph_def"].append((case["id"], read(os.path.join(d, f))))
             elif base == "saved_model.pb":
                 wanted["saved_model"].append((case["id"], read(os.path.join(d, f))))
+        if "arrays.npz" in files:  # the fixture's expected values, written by numpy
+            arrays = read(os.path.join(d, "arrays.npz"))
+            wanted["npz_input"].append((case["id"], arrays))
+            safetensors = _safetensors_seed(os.path.join(d, "arrays.npz"))
+            if safetensors:
+                wanted["safetensors_input"].append((case["id"], safetensors))
         if "object_graph" in case["tags"] and prefix + ".index" in files:
             import tfckpt
             from tfckpt.objects import object_graph as og
@@ -137,7 +143,18 @@ def seed() -> None:
         print(f"{name}: {len(kept)} seeds")
 
 
-def report(results: list[dict]) -> None:
+def _safetensors_seed(npz_path: str) -> bytes:
+    """The numeric arrays of a fixture's ``arrays.npz`` as a ``.safetensors`` file (the library writes it)."""
+    import numpy as np
+    from safetensors.numpy import save
+
+    with np.load(npz_path, allow_pickle=False) as archive:
+        arrays = {k: archive[k] for k in archive.files if archive[k].dtype.kind in "biufc"
+                  and archive[k].dtype.name != "complex128"}
+    return save(arrays) if arrays else b""
+
+
+def report(results: list[dict], name: str = "last") -> None:
     os.makedirs(REPORTS, exist_ok=True)
     total = sum(r["inputs"] for r in results)
     found = sum(len(r["findings"]) for r in results)
@@ -145,7 +162,7 @@ def report(results: list[dict]) -> None:
             "machine": f"{platform.machine()}, {os.cpu_count()} cores", "total_inputs": total, "findings": found,
             "commit": subprocess.run(["git", "-C", REPO, "rev-parse", "--short", "HEAD"], capture_output=True,
                                      text=True).stdout.strip()}
-    with open(os.path.join(REPORTS, "last.json"), "w") as handle:
+    with open(os.path.join(REPORTS, name + ".json"), "w") as handle:
         json.dump({"run": meta, "targets": results}, handle, indent=1)
     lines = [f"# Fuzzing report ({meta['date']}, commit {meta['commit']})", "",
              f"atheris (libFuzzer), Python {meta['python']}, {meta['machine']}. "
@@ -155,7 +172,7 @@ def report(results: list[dict]) -> None:
     for r in results:
         lines.append(f"| {r['target']} | {r['seconds']} | {r['inputs']:,} | {r['coverage_edges']} | {r['features']} | "
                      f"{r['corpus_size']} | {', '.join(r['findings']) or 'none'} |")
-    with open(os.path.join(REPORTS, "last.md"), "w") as handle:
+    with open(os.path.join(REPORTS, name + ".md"), "w") as handle:
         handle.write("\n".join(lines) + "\n")
     print("\n".join(lines))
 
@@ -166,6 +183,7 @@ def main(argv=None) -> int:
     ap.add_argument("--seconds", type=int, default=60, help="time per target")
     ap.add_argument("--rss-mb", type=int, default=2048, help="memory limit of one target process")
     ap.add_argument("--timeout", type=int, default=10, help="seconds one input may take")
+    ap.add_argument("--report", default="last", help="report name under reports/ (default: last)")
     ap.add_argument("--seed", action="store_true", help="rebuild corpus/ seeds from fixtures/ and stop")
     args = ap.parse_args(argv)
     if args.seed:
@@ -180,7 +198,7 @@ def main(argv=None) -> int:
     for name in names:
         results.append(run_target(name, args.seconds, rss_mb=args.rss_mb, timeout=args.timeout, work=work))
         print(json.dumps(results[-1]), flush=True)
-    report(results)
+    report(results, args.report)
     return 1 if any(r["findings"] for r in results) else 0
 
 

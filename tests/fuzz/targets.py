@@ -2,7 +2,7 @@
 
 Strategy
 --------
-The contract (spec ERR-1, SEC-1..SEC-11): whatever the bytes, a reader returns
+The contract (spec ERR-1, SEC-1..SEC-12): whatever the bytes, a reader returns
 a result or raises :class:`tfckpt.errors.CheckpointError`; it never raises
 anything else, crashes, hangs, or allocates more than the bytes justify.  Each
 target below turns one input into the files an entry point reads and drives
@@ -30,6 +30,7 @@ import tfckpt
 from tfckpt import errors
 from tfckpt.graph import meta_graph as mg  # imported here, so that atheris instruments them
 from tfckpt.graph import saved_model as sm
+from tfckpt.jobs import foreign as _foreign  # noqa: F401 - instrumented for the input targets
 from tfckpt.objects import object_graph as og
 from tfckpt.v1 import reader as _v1_reader  # noqa: F401 - load_checkpoint imports it lazily
 
@@ -162,5 +163,25 @@ def saved_model(data: bytes) -> None:
             pass
 
 
+@_contract
+def safetensors_input(data: bytes) -> None:
+    """A ``.safetensors`` file as ``tfckpt convert`` reads it: every tensor."""
+    from tfckpt.jobs.convert import _FROM_SAFETENSORS
+    from tfckpt.jobs.foreign import read_safetensors
+
+    for _name, value in read_safetensors(_write("in.safetensors", data), _FROM_SAFETENSORS):
+        value.tobytes()
+
+
+@_contract
+def npz_input(data: bytes) -> None:
+    """An ``.npz`` archive as ``tfckpt convert`` reads it: every member."""
+    from tfckpt.jobs.foreign import read_npz
+
+    for _name, value in read_npz(_write("in.npz", data)):
+        value.tobytes()
+
+
 #: name -> target, in the order run.py visits them.
-TARGETS = {t.__name__: t for t in (bundle, v1, state_file, meta_graph, graph_def, object_graph, saved_model)}
+TARGETS = {t.__name__: t for t in (bundle, v1, state_file, meta_graph, graph_def, object_graph, saved_model,
+                                   safetensors_input, npz_input)}

@@ -28,6 +28,8 @@ the safetensors library's ``serialize`` takes every tensor's bytes at once (and 
 and ``.npz`` is written by numpy from a dict, so those two outputs hold the whole
 selection in memory.  Reading safetensors goes through the library's
 ``deserialize`` (the whole file in memory); ``.npz`` members load one at a time.
+Both inputs are read by :mod:`tfckpt.jobs.foreign`, which holds them to the
+checkpoint readers' contract (tfckpt errors only, allocations the bytes justify).
 """
 
 from __future__ import annotations
@@ -66,21 +68,13 @@ def _renamed(name: str, rename: Sequence[tuple[str, str]]) -> str:
 def _read(src: str) -> Iterator[tuple[str, np.ndarray]]:
     """(key, array) pairs of ``src``, one at a time where the format allows."""
     if src.endswith(".safetensors"):
-        safetensors = _require_safetensors()
-        from ..dtypes import as_dtype
+        from .foreign import read_safetensors
 
-        with open(src, "rb") as f:
-            items = safetensors.deserialize(f.read())
-        for name, view in items:
-            code = view["dtype"]
-            if code not in _FROM_SAFETENSORS:
-                raise errors.UnimplementedError(f"safetensors dtype {code} has no TensorFlow dtype", file=src, key=name)
-            dtype = as_dtype(_FROM_SAFETENSORS[code]).numpy_dtype
-            yield name, np.frombuffer(view["data"], dtype=dtype).reshape(view["shape"])
+        yield from read_safetensors(src, _FROM_SAFETENSORS)
     elif src.endswith(".npz"):
-        with np.load(src, allow_pickle=False) as archive:
-            for name in archive.files:
-                yield name, archive[name]
+        from .foreign import read_npz
+
+        yield from read_npz(src)
     else:
         from ..checkpoint_reader import load_checkpoint
 
