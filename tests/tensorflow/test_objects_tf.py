@@ -84,8 +84,10 @@ def test_keras_sequential_dense_adam_shared_nodes(tmp_path):
     """Keras 3's graph is a DAG: the optimizer's _trainable_variables/N and the layer's _kernel
     are one node, keyed by the breadth-first first path (read off TF 2.21 / Keras 3.15.1)."""
     keras = pytest.importorskip("keras")
-    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2)])
-    opt = keras.optimizers.Adam()
+    # Explicit names: Keras uniquifies default names per process (a second Adam is "adam_1"),
+    # and the variables' names are recorded in the object graph.
+    model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(2, name="dense")], name="sequential")
+    opt = keras.optimizers.Adam(name="adam")
     opt.build(model.trainable_variables)
     theirs = tf.train.Checkpoint(model=model, optimizer=opt).write(str(tmp_path / "tf"))
 
