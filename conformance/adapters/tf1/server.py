@@ -182,7 +182,7 @@ def to_tensor(dtype, data, shape):
             return tf.constant(bits.view(QUANTIZED[dtype]), dtype=target)
     if dtype in ("complex64", "complex128"):
         part = np.float32 if dtype == "complex64" else np.float64
-        return tf.bitcast(tf.constant(bits.view(part).reshape(list(bits.shape) + [2])), target)
+        return tf.bitcast(tf.constant(bits.reshape(-1).view(part).reshape(list(bits.shape) + [2])), target)
     return tf.constant(bits.view(np.dtype(target.as_numpy_dtype)), dtype=target)
 
 
