@@ -30,7 +30,7 @@ import glob
 import os
 from typing import Iterator, Union
 
-import numpy as np
+from ._lazy import numpy as np  # imported on first use: listing needs no numpy
 
 from . import errors
 from .bundle.naming import prefix_of

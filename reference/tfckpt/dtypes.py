@@ -27,7 +27,7 @@ import sys
 from dataclasses import dataclass, field
 from typing import Optional, Union
 
-import numpy as np
+from ._lazy import numpy as np  # imported on first use: listing needs no numpy
 
 from . import errors
 
@@ -48,8 +48,10 @@ class DType:
 
     as_datatype_enum: int
     name: str
-    #: numpy dtype of the arrays ``get_tensor`` returns, or for the ml_dtypes types the name
-    #: of the ml_dtypes scalar type, resolved by :attr:`numpy_dtype` on first use.
+    #: numpy dtype of the arrays ``get_tensor`` returns, as a spec string resolved by
+    #: :attr:`numpy_dtype` on first use: a numpy dtype string (``"<f4"``, ``"O"``) or
+    #: ``"ml_dtypes.<name>"`` for the ml_dtypes scalar types.  Nothing here imports numpy
+    #: or ml_dtypes until a tensor needs them (``tfckpt ls`` needs neither).
     numpy_spec: Union[np.dtype, str, None] = field(repr=False, compare=False, default=None)
     #: bytes per element in a ``.data`` file for fixed-width types, 0 otherwise.
     itemsize: int = field(repr=False, compare=False, default=0)
@@ -57,8 +59,8 @@ class DType:
     swap_unit: int = field(repr=False, compare=False, default=1)
     #: TensorFlow's DataTypeCanUseMemcpy: stored as raw element bytes.
     is_memcpy: bool = field(repr=False, compare=False, default=True)
-    #: numpy dtype of the bit-pattern view used by the description format.
-    bits_dtype: Optional[np.dtype] = field(repr=False, compare=False, default=None)
+    #: numpy dtype string of the bit-pattern view used by the description format.
+    bits_spec: Union[np.dtype, str, None] = field(repr=False, compare=False, default=None)
 
     @property
     def numpy_dtype(self) -> Optional[np.dtype]:
@@ -66,16 +68,28 @@ class DType:
         types); None where TensorFlow has none. ml_dtypes is imported here, on first need."""
         spec = self.numpy_spec
         if isinstance(spec, str):
-            import ml_dtypes
+            if spec.startswith("ml_dtypes."):
+                import ml_dtypes
 
-            spec = np.dtype(getattr(ml_dtypes, spec))
+                spec = np.dtype(getattr(ml_dtypes, spec[len("ml_dtypes."):]))
+            else:
+                spec = np.dtype(spec)
             object.__setattr__(self, "numpy_spec", spec)
+        return spec
+
+    @property
+    def bits_dtype(self) -> Optional[np.dtype]:
+        """numpy dtype of the plain-integer bit-pattern view (float16: ``<u2``)."""
+        spec = self.bits_spec
+        if isinstance(spec, str):
+            spec = np.dtype(spec)
+            object.__setattr__(self, "bits_spec", spec)
         return spec
 
     @property
     def as_numpy_dtype(self):
         """TensorFlow's ``DType.as_numpy_dtype``: a one-field structured dtype for quantized types."""
-        return _QUANTIZED.get(self.as_datatype_enum, self.numpy_dtype)
+        return _quantized().get(self.as_datatype_enum, self.numpy_dtype)
 
     @property
     def enum_name(self) -> str:
@@ -102,20 +116,21 @@ class DType:
         return hash(self.as_datatype_enum)
 
 
-def _q(name: str, base: str) -> np.dtype:
-    return np.dtype([(name, base)])
+# TensorFlow's structured dtypes of the quantized types (``DType.as_numpy_dtype``),
+# built on first use.
+_QUANTIZED_FIELDS = {11: ("qint8", "i1"), 12: ("quint8", "u1"), 13: ("qint32", "<i4"),
+                     15: ("qint16", "<i2"), 16: ("quint16", "<u2")}
+_quantized_cache: dict = {}
 
 
-_QUANTIZED = {
-    11: _q("qint8", "i1"),
-    12: _q("quint8", "u1"),
-    13: _q("qint32", "<i4"),
-    15: _q("qint16", "<i2"),
-    16: _q("quint16", "<u2"),
-}
+def _quantized() -> dict:
+    if not _quantized_cache:
+        _quantized_cache.update({k: np.dtype([f]) for k, f in _QUANTIZED_FIELDS.items()})
+    return _quantized_cache
 
 
-_B = np.dtype
+def _B(spec) -> str:  # a numpy dtype spec, kept as a string until first use
+    return "O" if spec is object else spec
 # (enum, name, enum name, numpy dtype, itemsize, swap unit, memcpy, bits view)
 _TABLE = [
     (1, "float32", "DT_FLOAT", _B("<f4"), 4, 4, True, _B("<f4")),
@@ -131,7 +146,7 @@ _TABLE = [
     (11, "qint8", "DT_QINT8", _B("i1"), 1, 1, True, _B("i1")),
     (12, "quint8", "DT_QUINT8", _B("u1"), 1, 1, True, _B("u1")),
     (13, "qint32", "DT_QINT32", _B("<i4"), 4, 4, True, _B("<i4")),
-    (14, "bfloat16", "DT_BFLOAT16", "bfloat16", 2, 2, True, _B("<u2")),
+    (14, "bfloat16", "DT_BFLOAT16", "ml_dtypes.bfloat16", 2, 2, True, _B("<u2")),
     (15, "qint16", "DT_QINT16", _B("<i2"), 2, 2, True, _B("<i2")),
     (16, "quint16", "DT_QUINT16", _B("<u2"), 2, 2, True, _B("<u2")),
     (17, "uint16", "DT_UINT16", _B("<u2"), 2, 2, True, _B("<u2")),
@@ -141,16 +156,16 @@ _TABLE = [
     (21, "variant", "DT_VARIANT", None, 0, 1, False, None),
     (22, "uint32", "DT_UINT32", _B("<u4"), 4, 4, True, _B("<u4")),
     (23, "uint64", "DT_UINT64", _B("<u8"), 8, 8, True, _B("<u8")),
-    (24, "float8_e5m2", "DT_FLOAT8_E5M2", "float8_e5m2", 1, 1, True, _B("u1")),
-    (25, "float8_e4m3fn", "DT_FLOAT8_E4M3FN", "float8_e4m3fn", 1, 1, True, _B("u1")),
-    (26, "float8_e4m3fnuz", "DT_FLOAT8_E4M3FNUZ", "float8_e4m3fnuz", 1, 1, True, _B("u1")),
-    (27, "float8_e4m3b11fnuz", "DT_FLOAT8_E4M3B11FNUZ", "float8_e4m3b11fnuz", 1, 1, True, _B("u1")),
-    (28, "float8_e5m2fnuz", "DT_FLOAT8_E5M2FNUZ", "float8_e5m2fnuz", 1, 1, True, _B("u1")),
-    (29, "int4", "DT_INT4", "int4", 1, 1, True, _B("u1")),
-    (30, "uint4", "DT_UINT4", "uint4", 1, 1, True, _B("u1")),
-    (31, "int2", "DT_INT2", "int2", 1, 1, True, _B("u1")),
-    (32, "uint2", "DT_UINT2", "uint2", 1, 1, True, _B("u1")),
-    (33, "float4_e2m1fn", "DT_FLOAT4_E2M1FN", "float4_e2m1fn", 1, 1, True, _B("u1")),
+    (24, "float8_e5m2", "DT_FLOAT8_E5M2", "ml_dtypes.float8_e5m2", 1, 1, True, _B("u1")),
+    (25, "float8_e4m3fn", "DT_FLOAT8_E4M3FN", "ml_dtypes.float8_e4m3fn", 1, 1, True, _B("u1")),
+    (26, "float8_e4m3fnuz", "DT_FLOAT8_E4M3FNUZ", "ml_dtypes.float8_e4m3fnuz", 1, 1, True, _B("u1")),
+    (27, "float8_e4m3b11fnuz", "DT_FLOAT8_E4M3B11FNUZ", "ml_dtypes.float8_e4m3b11fnuz", 1, 1, True, _B("u1")),
+    (28, "float8_e5m2fnuz", "DT_FLOAT8_E5M2FNUZ", "ml_dtypes.float8_e5m2fnuz", 1, 1, True, _B("u1")),
+    (29, "int4", "DT_INT4", "ml_dtypes.int4", 1, 1, True, _B("u1")),
+    (30, "uint4", "DT_UINT4", "ml_dtypes.uint4", 1, 1, True, _B("u1")),
+    (31, "int2", "DT_INT2", "ml_dtypes.int2", 1, 1, True, _B("u1")),
+    (32, "uint2", "DT_UINT2", "ml_dtypes.uint2", 1, 1, True, _B("u1")),
+    (33, "float4_e2m1fn", "DT_FLOAT4_E2M1FN", "ml_dtypes.float4_e2m1fn", 1, 1, True, _B("u1")),
 ]
 
 _BY_ENUM: dict[int, DType] = {}
@@ -173,23 +188,28 @@ ALL_DTYPES: tuple[DType, ...] = tuple(_BY_ENUM[k] for k in sorted(_BY_ENUM))
 # number is lower); the quantized types come only from their structured dtypes or by name.
 # The ml_dtypes types join the map only once ml_dtypes is imported (an ml_dtypes array
 # cannot exist before), so ``import tfckpt`` does not import ml_dtypes.
-_NUMPY_TO_DTYPE: dict[np.dtype, DType] = {_QUANTIZED[k]: _BY_ENUM[k] for k in _QUANTIZED}
+# Built on the first lookup by numpy dtype, so that importing this module does not import numpy.
+_NUMPY_TO_DTYPE: dict = {}
 
 
-_ML_DTYPES_ENUMS = frozenset(dt.as_datatype_enum for dt in ALL_DTYPES if isinstance(dt.numpy_spec, str))
+_ML_DTYPES_ENUMS = frozenset(
+    dt.as_datatype_enum for dt in ALL_DTYPES if isinstance(dt.numpy_spec, str) and dt.numpy_spec.startswith("ml_dtypes.")
+)
 
 
 def _add_numpy_types(lazy: bool) -> None:
+    if not lazy:
+        quantized = _quantized()
+        _NUMPY_TO_DTYPE.update({quantized[k]: _BY_ENUM[k] for k in quantized})
     for dt in ALL_DTYPES:
         if (dt.as_datatype_enum in _ML_DTYPES_ENUMS) != lazy or dt.numpy_spec is None:
             continue
-        if dt.as_datatype_enum in _QUANTIZED or dt.name == "string":
+        if dt.as_datatype_enum in _QUANTIZED_FIELDS or dt.name == "string":
             continue
         npd = dt.numpy_dtype
         _NUMPY_TO_DTYPE[npd.newbyteorder("=") if npd.names is None else npd] = dt
 
 
-_add_numpy_types(lazy=False)
 _ml_types_added = False
 
 
@@ -202,6 +222,13 @@ def as_dtype(value: Union[int, str, np.dtype, type, DType]) -> DType:
     """
     if isinstance(value, DType):
         return value
+    if type(value) is int:  # an enum number from a file: no numpy needed
+        found = _BY_ENUM.get(value)
+        if found is None:
+            raise errors.UnimplementedError(f"unknown DataType enum value {value}")
+        return found
+    if not _NUMPY_TO_DTYPE:
+        _add_numpy_types(lazy=False)
     if isinstance(value, np.dtype):  # the common case (every array written): one dict lookup
         found = _NUMPY_TO_DTYPE.get(value)
         if found is not None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from typing import IO, Iterator
 
 from . import errors
@@ -24,6 +23,8 @@ __all__ = ["atomic_output", "tempstate_name"]
 
 def tempstate_name(final_path: str) -> str:
     """``<final>.tempstate<random uint64 in decimal>``, TensorFlow's temporary-name scheme."""
+    import secrets  # imported by the first writer, not by readers
+
     return f"{final_path}.tempstate{secrets.randbits(64)}"
 
 

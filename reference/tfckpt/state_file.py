@@ -31,10 +31,7 @@ import glob
 import logging
 import threading
 import os
-import uuid
 from typing import Iterator, Optional, Sequence, Union
-
-from google.protobuf import text_format
 
 from . import errors
 from .files import atomic_output
@@ -71,6 +68,8 @@ def parse_checkpoint_state(text: Union[str, bytes], *, file: Optional[str] = Non
             text = text.decode("utf-8")
         except UnicodeDecodeError as exc:
             raise errors.DataLossError(f"state file is not UTF-8 text: {exc}", file=file, offset=exc.start) from None
+    from google.protobuf import text_format  # imported here: listing a prefix never needs it
+
     state = CheckpointState()
     try:
         text_format.Merge(text, state)
@@ -81,6 +80,8 @@ def parse_checkpoint_state(text: Union[str, bytes], *, file: Optional[str] = Non
 
 def format_checkpoint_state(state: CheckpointState) -> str:
     """The state file's text, exactly as TensorFlow writes it."""
+    from google.protobuf import text_format
+
     return text_format.MessageToString(state)
 
 
@@ -255,5 +256,7 @@ def _relative_if_absolute(path: str, save_dir: str) -> str:
 
 def atomic_write_text(path: str, text: str) -> None:
     """Write ``text`` to ``path`` via ``<path>.tmp<hex>`` and a rename, as TensorFlow does."""
+    import uuid
+
     with atomic_output(path, f"{path}.tmp{uuid.uuid4().hex}", "x", encoding="utf-8", newline="") as handle:
         handle.write(text)

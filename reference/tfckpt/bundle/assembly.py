@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Callable, Sequence
 
-import numpy as np
+from .._lazy import numpy as np  # imported on first use: listing needs no numpy
 
 from .. import errors
 from .slices import TensorSlice

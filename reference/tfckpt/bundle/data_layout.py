@@ -41,7 +41,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
+from .._lazy import numpy as np  # imported on first use: listing needs no numpy
 
 from .. import checksums
 from ..dtypes import DType

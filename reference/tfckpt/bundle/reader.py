@@ -45,7 +45,7 @@ from __future__ import annotations
 import os
 from typing import Iterator, Optional, Union
 
-import numpy as np
+from .._lazy import numpy as np  # imported on first use: listing needs no numpy
 from google.protobuf.message import DecodeError
 
 from .. import checksums, errors

@@ -25,6 +25,7 @@ an error is reported on stderr with exit status 1 (by :mod:`tfckpt.cli.main`).
 from __future__ import annotations
 
 import argparse
+import math
 import re
 
 
@@ -57,15 +58,14 @@ def _bool_flag(text: str) -> bool:
 
 
 def _param_count(shapes: dict, exclude: str) -> int:
-    import numpy as np
-
+    # Python integers, not numpy: listing never imports numpy (tfckpt/_lazy.py).
     if exclude:
         pattern = re.compile(exclude)
         excluded = [name for name in shapes if pattern.search(name)]
-        params = sum(int(np.prod(shapes[name])) for name in excluded)
+        params = sum(math.prod(shapes[name]) for name in excluded)
         print(f"# Excluding {len(excluded)} tensors ({params} params) that match {exclude} when counting.")
         shapes = {k: v for k, v in shapes.items() if k not in set(excluded)}
-    return sum(int(np.prod(shape)) for shape in shapes.values())
+    return sum(math.prod(shape) for shape in shapes.values())
 
 
 def _debug_string(reader) -> str:
@@ -101,7 +101,7 @@ def _print_tensor_line(name: str, dtype, shape) -> None:
 
 
 def _run(args) -> int:
-    import numpy as np
+    import contextlib
 
     from ..checkpoint_reader import load_checkpoint
 
@@ -111,7 +111,15 @@ def _run(args) -> int:
             "[--all_tensors] [--all_tensor_names] [--count_exclude_pattern] [--printoptions]"
         )
         return 1
-    with np.printoptions(**dict(args.printoptions or ())), load_checkpoint(args.file_name) as reader:
+    # numpy is imported only when values are printed or print options are given.
+    values_printed = args.all_tensors or args.tensor_name or args.printoptions
+    if values_printed:
+        import numpy as np
+
+        printing = np.printoptions(**dict(args.printoptions or ()))
+    else:
+        printing = contextlib.nullcontext()
+    with printing, load_checkpoint(args.file_name) as reader:
         shapes = reader.get_variable_to_shape_map()
         dtypes = reader.get_variable_to_dtype_map()
         if args.all_tensors or args.all_tensor_names:

@@ -58,7 +58,6 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-import cramjam
 
 from ..checksums import crc32c, extend, mask, unmask
 from ..encoding import FIXED32, decode_varint32, decode_varint64, encode_fixed32, encode_varint
@@ -205,6 +204,8 @@ def uncompress_block(stored, block_type: int) -> bytes:
             f"but {len(stored)} snappy bytes can hold at most {limit}"
         )
     try:
+        import cramjam  # only snappy blocks need it; most indexes are uncompressed
+
         raw = bytes(cramjam.snappy.decompress_raw(bytes(stored)))
     except (KeyboardInterrupt, SystemExit):
         raise

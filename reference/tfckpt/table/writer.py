@@ -40,7 +40,6 @@ from __future__ import annotations
 
 from typing import BinaryIO
 
-import cramjam
 
 from ..errors import FailedPreconditionError, InvalidArgumentError
 from .block import BlockBuilder
@@ -197,6 +196,8 @@ class TableWriter:
         raw = builder.finish()
         stored, block_type = raw, NO_COMPRESSION
         if self._compression_type == SNAPPY_COMPRESSION:
+            import cramjam  # imported on the first compressed block
+
             compressed = bytes(cramjam.snappy.compress_raw(raw))
             if len(compressed) < len(raw) - len(raw) // 8:
                 stored, block_type = compressed, SNAPPY_COMPRESSION
