@@ -46,6 +46,15 @@ def _status_kib(field: str) -> int:
     return 0
 
 
+def write_report(lines, directory: str, name: str) -> None:
+    """Print the report and write it as ``directory/name``."""
+    report = "\n".join(lines) + "\n"
+    print(report)
+    os.makedirs(directory, exist_ok=True)
+    with open(os.path.join(directory, name), "w") as f:
+        f.write(report)
+
+
 def make_source(work: str, mb: int, count: int) -> str:
     import tensorflow as tf
 
@@ -147,11 +156,7 @@ def main(argv=None) -> int:
             f"Ratio tfckpt / TensorFlow: {our_med / tf_med:.2f} (time). The largest tensor is {largest:.0f} MB; "
             f"tfckpt holds about one tensor at a time, TensorFlow's program holds all {args.mb} MB.",
         ]
-        report = "\n".join(lines) + "\n"
-        print(report)
-        os.makedirs(args.out, exist_ok=True)
-        with open(os.path.join(args.out, f"rewrite-{time.strftime('%Y-%m-%d')}-{args.mb}mb.md"), "w") as f:
-            f.write(report)
+        write_report(lines, args.out, f"rewrite-{time.strftime('%Y-%m-%d')}-{args.mb}mb.md")
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return 0

@@ -1,20 +1,13 @@
 """``tfckpt convert SRC OUT``: a checkpoint to .safetensors, .npz or a directory of .npy (OUT ending in /),
 or a .safetensors/.npz file to a checkpoint prefix.  The work is :func:`tfckpt.jobs.convert.convert`.
 
-``--select GLOB`` keeps matching keys (repeatable); ``--rename REGEX=REPLACEMENT`` renames
-keys with ``re.sub`` (repeatable, in order).
+``--select``, ``--drop`` and ``--rename`` are ``tfckpt rewrite``'s options (exact keys, globs or
+``re:<regex>``; ``OLD=NEW`` renames with a regular expression, in order).
 """
 
 from __future__ import annotations
 
-import argparse
-
-
-def _rename_rule(text: str):
-    pattern, sep, replacement = text.partition("=")
-    if not sep or not pattern:
-        raise argparse.ArgumentTypeError(f"{text!r} is not REGEX=REPLACEMENT")
-    return pattern, replacement
+from .rewrite import PATTERNS_HELP, add_key_rule_options, rename_rules
 
 
 def _run(args) -> int:
@@ -23,7 +16,8 @@ def _run(args) -> int:
 
     with progress(None, quiet=args.quiet, description="convert") as bar:
         written = convert(
-            args.src, args.out, select=args.select, rename=args.rename or (), on_tensor=lambda key, n: bar.update(n)
+            args.src, args.out, select=args.select or None, drop=args.drop or None, rename=rename_rules(args) or None,
+            on_tensor=lambda key, n: bar.update(n),
         )
     if not args.quiet:
         print(f"wrote {len(written)} tensors to {args.out}")
@@ -31,10 +25,9 @@ def _run(args) -> int:
 
 
 def register(subparsers) -> None:
-    p = subparsers.add_parser("convert", help="to/from .safetensors, .npz, a .npy directory", description=__doc__)
+    p = subparsers.add_parser("convert", help="to/from .safetensors, .npz, a .npy directory", description=__doc__ + "\n" + PATTERNS_HELP)
     p.add_argument("src", help="a checkpoint prefix or directory, or a .safetensors/.npz file")
     p.add_argument("out", help="OUT.safetensors, OUT.npz, OUT/ (.npy files), or a checkpoint prefix")
-    p.add_argument("--select", action="append", metavar="GLOB", help="keep only keys matching (repeatable)")
-    p.add_argument("--rename", action="append", type=_rename_rule, metavar="REGEX=REPLACEMENT")
+    add_key_rule_options(p)
     p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     p.set_defaults(run=_run)

@@ -3,16 +3,35 @@
 from __future__ import annotations
 
 
-def _run(args) -> int:
+PATTERNS_HELP = "Patterns are exact keys, globs (dense/*), or regular expressions written re:<regex>."
+
+
+def add_key_rule_options(p) -> None:
+    """--select, --drop and --rename, as ``rewrite`` and ``convert`` both take them (jobs/key_rules.py)."""
+    p.add_argument("--select", action="append", default=[], metavar="P", help="keep only keys matching P (repeatable)")
+    p.add_argument("--drop", action="append", default=[], metavar="P", help="leave out keys matching P (repeatable)")
+    p.add_argument("--rename", action="append", default=[], metavar="OLD=NEW",
+                   help="rename keys: OLD is a regular expression, NEW its replacement (repeatable, applied in order)")
+
+
+def rename_rules(args) -> list:
+    """``--rename OLD=NEW`` options as (regex, replacement) pairs."""
     from .. import errors
-    from ..jobs.rewrite import rewrite
 
     renames = []
     for rule in args.rename:
         old, sep, new = rule.partition("=")
-        if not sep:
+        if not sep or not old:
             raise errors.InvalidArgumentError(f"--rename takes OLD=NEW (a regex and its replacement), not {rule!r}")
         renames.append((old, new))
+    return renames
+
+
+def _run(args) -> int:
+    from .. import errors
+    from ..jobs.rewrite import rewrite
+
+    renames = rename_rules(args)
     casts = {}
     for cast in args.dtype:
         a, sep, b = cast.partition(":")
@@ -31,14 +50,10 @@ def register(sub) -> None:
     p = sub.add_parser(
         "rewrite", help="copy a checkpoint with a subset, renamed keys, EMA values, no optimizer, or cast floats",
         description="Stream SRC (a prefix, V1 file, or a directory with a 'checkpoint' file) into a new V2 "
-                    "checkpoint DST, one tensor in memory at a time. Patterns are exact keys, globs (dense/*), or "
-                    "regular expressions written re:<regex>. Nothing is written when a request cannot be met.")
+                    "checkpoint DST, one tensor in memory at a time. " + PATTERNS_HELP + " Nothing is written when a request cannot be met.")
     p.add_argument("src", help="the source checkpoint")
     p.add_argument("dst", help="the prefix to write (must not be SRC)")
-    p.add_argument("--select", action="append", default=[], metavar="P", help="keep only keys matching P (repeatable)")
-    p.add_argument("--drop", action="append", default=[], metavar="P", help="leave out keys matching P (repeatable)")
-    p.add_argument("--rename", action="append", default=[], metavar="OLD=NEW",
-                   help="rename keys: OLD is a regular expression, NEW its replacement (repeatable, applied in order)")
+    add_key_rule_options(p)
     p.add_argument("--ema", action="store_true", help="take each X/ExponentialMovingAverage as X")
     p.add_argument("--strip-optimizer", action="store_true", help="drop optimizer slots and state (TF1 and TF2)")
     p.add_argument("--dtype", action="append", default=[], metavar="FROM:TO", help="cast floats, e.g. float32:bfloat16")

@@ -6,12 +6,13 @@ Strategy
 their indexes; keys only in one side are reported without reading them.  For
 each common key, dtype and shape are compared from the index; only when both
 agree are the two values read -- one tensor of each side at a time, dropped
-before the next, so memory stays bounded by the largest tensor (twice, plus a
-float64 copy of each for the statistics of non-float64 types).
+before the next -- and compared ``CHUNK`` elements at a time in float64, so memory
+stays bounded by the largest tensor of each side plus a few MiB
+(``benchmarks/jobs_memory.py`` measures it).
 
 For numeric tensors the report gives ``max |a - b|`` and the relative L2 change
-``||a - b|| / ||a||`` (``inf`` when ``a`` is all zeros and ``b`` is not), computed
-in float64 (complex128 for complex types).  Two tensors are equal when every
+``||a - b|| / ||a||`` (``inf`` when ``a`` is all zeros and ``b`` is not; sums of squares
+accumulated chunk by chunk), computed in float64 (complex128 for complex types).  Two tensors are equal when every
 element satisfies ``|a - b| <= atol + rtol * |b|`` (numpy's ``isclose``; NaN equals
 NaN in the same place); with the default ``atol = rtol = 0`` that is exact
 equality.  Strings, and variants, compare element for element.
@@ -53,17 +54,33 @@ class DiffResult:
         return not (self.only_in_a or self.only_in_b or self.changed)
 
 
-def _statistics(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+#: Elements compared at once: the float64 working copies stay at a few MiB whatever the tensor's size.
+CHUNK = 1 << 18
+
+
+def _chunks(a: np.ndarray, b: np.ndarray):
+    """(a piece, b piece) in the wide type of the statistics, CHUNK elements at a time."""
     wide = np.complex128 if np.iscomplexobj(a) or np.iscomplexobj(b) else np.float64
-    a64, b64 = a.astype(wide), b.astype(wide)
-    delta = np.abs(a64 - b64)
-    both_nan = np.isnan(a64) & np.isnan(b64)
-    delta[both_nan] = 0.0
-    max_abs = float(np.nanmax(delta, initial=0.0)) if delta.size else 0.0
-    if np.isnan(delta).any():
-        max_abs = float("nan")
-    norm_a = float(np.linalg.norm(np.where(both_nan, 0, a64).ravel()))
-    norm_d = float(np.linalg.norm(delta.ravel()))
+    fa, fb = a.reshape(-1), b.reshape(-1)
+    for start in range(0, fa.size, CHUNK):
+        yield fa[start:start + CHUNK].astype(wide), fb[start:start + CHUNK].astype(wide)
+
+
+def _statistics(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
+    max_abs, sum_sq_a, sum_sq_d = 0.0, 0.0, 0.0
+    for a64, b64 in _chunks(a, b):
+        delta = np.abs(a64 - b64)
+        both_nan = np.isnan(a64) & np.isnan(b64)
+        delta[both_nan] = 0.0
+        if np.isnan(delta).any():
+            max_abs = float("nan")
+        elif max_abs == max_abs and delta.size:  # not already NaN
+            max_abs = max(max_abs, float(delta.max()))
+        a64[both_nan] = 0
+        magnitude = np.abs(a64)
+        sum_sq_a += float(np.dot(magnitude, magnitude))
+        sum_sq_d += float(np.dot(delta, delta))
+    norm_a, norm_d = sum_sq_a ** 0.5, sum_sq_d ** 0.5
     rel = 0.0 if norm_d == 0 else (norm_d / norm_a if norm_a else float("inf"))
     return max_abs, rel
 
@@ -71,8 +88,7 @@ def _statistics(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 def _values_equal(a: np.ndarray, b: np.ndarray, atol: float, rtol: float) -> bool:
     if a.dtype == object or b.dtype == object:
         return a.shape == b.shape and all(x == y for x, y in zip(a.ravel().tolist(), b.ravel().tolist()))
-    wide = np.complex128 if np.iscomplexobj(a) or np.iscomplexobj(b) else np.float64
-    return bool(np.all(np.isclose(a.astype(wide), b.astype(wide), atol=atol, rtol=rtol, equal_nan=True)))
+    return all(bool(np.all(np.isclose(x, y, atol=atol, rtol=rtol, equal_nan=True))) for x, y in _chunks(a, b))
 
 
 def diff(

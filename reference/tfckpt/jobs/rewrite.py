@@ -42,17 +42,17 @@ object graph refers to is refused (rename objects in the program instead).
 from __future__ import annotations
 
 import difflib
-import fnmatch
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Mapping, Optional, Sequence, Union
+from typing import Iterable, Mapping, Optional, Sequence
 
 from .. import errors
 from ..bundle.writer import BundleWriter
 from ..checkpoint_reader import load_checkpoint, resolve_checkpoint_path
 from ..dtypes import as_dtype
 from ..objects.object_graph import OBJECT_GRAPH_KEY, checkpoint_key, node_paths, parse_object_graph
+from .key_rules import Patterns, Rename, matcher as _matcher, renamer as _renamer
 
 __all__ = ["rewrite", "plan_rewrite", "load_variables", "RewritePlan", "TF1_SLOT_NAMES", "EMA_NAME"]
 
@@ -65,8 +65,6 @@ TF1_OPTIMIZER_KEYS = re.compile(r"^(.*/)?beta[12]_power(_\d+)?$")
 #: The default name of ``tf.train.ExponentialMovingAverage`` (its shadow: ``<var>/<name>``).
 EMA_NAME = "ExponentialMovingAverage"
 
-Patterns = Union[str, Sequence[str], None]
-Rename = Union[Mapping[str, str], Sequence[tuple], Callable[[str], Optional[str]], None]
 
 
 @dataclass
@@ -91,55 +89,6 @@ class RewritePlan:
         lines += [f"  drop   {k} ({why})" for k, why in self.dropped]
         lines += [f"  cast   {d} {a} -> {b}" for d, (a, b) in sorted(self.casts.items())]
         return "\n".join(lines)
-
-
-def _matcher(patterns: Patterns, what: str, keys: Sequence[str]) -> Optional[Callable[[str], bool]]:
-    if patterns is None:
-        return None
-    if isinstance(patterns, str):
-        patterns = [patterns]
-    tests = []
-    for p in patterns:
-        if p.startswith("re:"):
-            try:
-                rx = re.compile(p[3:])
-            except re.error as exc:
-                raise errors.InvalidArgumentError(f"{what} pattern {p!r} is not a regular expression: {exc}") from None
-            tests.append(rx.fullmatch)
-        elif any(c in p for c in "*?["):
-            tests.append(lambda k, p=p: fnmatch.fnmatchcase(k, p))
-        else:
-            if what == "select" and p not in keys:
-                near = difflib.get_close_matches(p, keys, n=3)
-                raise errors.NotFoundError(f"selected key is not in the checkpoint"
-                                           + (f"; closest: {', '.join(near)}" if near else ""), key=p)
-            tests.append(lambda k, p=p: k == p)
-    return lambda k: any(t(k) for t in tests)
-
-
-def _renamer(rename: Rename) -> Callable[[str], str]:
-    if rename is None:
-        return lambda k: k
-    if callable(rename):
-        def call(k):
-            new = rename(k)
-            return k if new is None else new
-        return call
-    if isinstance(rename, Mapping):
-        return lambda k: rename.get(k, k)
-    rules = []
-    for rule in rename:
-        try:
-            pattern, replacement = rule
-            rules.append((re.compile(pattern), replacement))
-        except (TypeError, ValueError, re.error) as exc:
-            raise errors.InvalidArgumentError(f"rename rule {rule!r} is not (regex, replacement): {exc}") from None
-
-    def apply(k):
-        for rx, replacement in rules:
-            k = rx.sub(replacement, k)
-        return k
-    return apply
 
 
 #: The floating dtypes a cast may go from or to.
