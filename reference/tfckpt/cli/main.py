@@ -29,17 +29,26 @@ from .. import errors
 def _cmd_ls(args) -> int:
     import json
     import math
+    import re
 
     from ..checkpoint_reader import load_checkpoint
 
     # No numpy on this path: listing starts in a tenth of a second (tfckpt/_lazy.py).
     with load_checkpoint(args.path) as reader:
+        if args.objects:
+            return _print_objects(reader)
         shapes = reader.get_variable_to_shape_map()
         dtypes = reader.get_variable_to_dtype_map()
-        total = 0
+        excluded = re.compile(args.exclude) if args.exclude else None
+        total = skipped = skipped_params = 0
         for name in sorted(shapes):
             shape = shapes[name]
-            total += math.prod(shape)
+            params = math.prod(shape)
+            if excluded is not None and excluded.search(name):
+                skipped += 1
+                skipped_params += params
+            else:
+                total += params
             if args.json:
                 entry = reader.entry(name)
                 record = {
@@ -54,7 +63,34 @@ def _cmd_ls(args) -> int:
             else:
                 print(f"{name} ({dtypes[name].name}) {shape}")
         if not args.json:
-            print(f"# {len(shapes)} tensors, {total} elements in all ({reader.path})")
+            counted = len(shapes) - skipped
+            line = f"# {counted} tensors, {total} parameters in all"
+            if excluded is not None:
+                line += f" (not counting {skipped} tensors, {skipped_params} parameters, matching {args.exclude})"
+            print(f"{line} ({reader.path})")
+    return 0
+
+
+def _print_objects(reader) -> int:
+    """A TF2 checkpoint's object graph: each object path with the keys of its attributes."""
+    from ..objects.object_graph import node_paths, read_object_graph, slot_variable_paths
+
+    graph = read_object_graph(reader)
+    if graph is None:
+        print("# no object graph: a name-based (TF1) checkpoint; keys are variable names")
+        return 0
+    paths = node_paths(graph)
+    paths.update(slot_variable_paths(graph, paths))
+    shapes = reader.get_variable_to_shape_map()
+    dtypes = reader.get_variable_to_dtype_map()
+    for node_id in sorted(paths, key=lambda n: paths[n]):
+        node = graph.nodes[node_id]
+        for attribute in node.attributes:
+            key = attribute.checkpoint_key
+            where = f"({dtypes[key].name}) {shapes[key]}" if key in shapes else "(missing from the index)"
+            full = f"  [{attribute.full_name}]" if attribute.full_name else ""
+            print(f"{paths[node_id] or '(root)'}  {attribute.name} -> {key} {where}{full}")
+    print(f"# {len(graph.nodes)} objects, {sum(len(n.attributes) for n in graph.nodes)} saved attributes")
     return 0
 
 
@@ -77,6 +113,14 @@ def _cmd_show(args) -> int:
         if value.dtype != object and value.dtype.kind not in "biuf":  # bfloat16, float8, complex: as float/str
             data = value.astype(np.float64).tolist() if value.dtype.kind != "c" else [str(v) for v in value.ravel()]
         print(json.dumps({"key": args.name, "dtype": dtype, "shape": list(value.shape), "value": data}))
+    elif args.name == "_CHECKPOINTABLE_OBJECT_GRAPH" and value.shape == () and isinstance(value.item(), bytes):
+        # The object graph is a serialized TrackableObjectGraph: shown decoded, in text format.
+        from google.protobuf import text_format
+
+        from ..objects.object_graph import parse_object_graph
+
+        print(f"{args.name} ({dtype}) [] -- a TrackableObjectGraph (tfckpt ls --objects: paths and keys)")
+        print(text_format.MessageToString(parse_object_graph(value.item())), end="")
     else:
         print(f"{args.name} ({dtype}) {list(value.shape)}")
         with np.printoptions(threshold=args.threshold):
@@ -129,6 +173,9 @@ def _register_core(sub) -> None:
     p = sub.add_parser("ls", help="list tensors with dtype and shape")
     p.add_argument("path", help=_PATH_HELP)
     p.add_argument("--json", action="store_true", help="one JSON object per tensor")
+    p.add_argument("--exclude", metavar="REGEX", help="leave tensors matching REGEX out of the parameter count")
+    p.add_argument("--objects", action="store_true",
+                   help="TF2 checkpoints: the object graph, each object path with its attributes' keys")
     p.set_defaults(run=_cmd_ls)
     p = sub.add_parser("show", help="print one tensor")
     p.add_argument("path", help=_PATH_HELP)
