@@ -38,9 +38,13 @@ def _run(args) -> int:
         if not sep:
             raise errors.InvalidArgumentError(f"--dtype takes FROM:TO, e.g. float32:bfloat16, not {cast!r}")
         casts[a] = b
-    plan = rewrite(args.src, args.dst, select=args.select or None, drop=args.drop or None, rename=renames or None,
-                   ema=args.ema, strip_optimizer=args.strip_optimizer, dtype=casts or None,
-                   assemble_partitions=args.assemble_partitions, dry_run=args.dry_run)
+    from .progress import progress
+
+    with progress(None, quiet=args.quiet or args.dry_run, description="rewrite") as bar:
+        plan = rewrite(args.src, args.dst, select=args.select or None, drop=args.drop or None, rename=renames or None,
+                       ema=args.ema, strip_optimizer=args.strip_optimizer, dtype=casts or None,
+                       assemble_partitions=args.assemble_partitions, dry_run=args.dry_run,
+                       on_tensor=lambda key, n: bar.update(n))
     print(plan.summary())
     print(f"# {'would write' if args.dry_run else 'wrote'} {len(plan.kept)} tensors to {args.dst}")
     return 0
@@ -59,4 +63,5 @@ def register(sub) -> None:
     p.add_argument("--dtype", action="append", default=[], metavar="FROM:TO", help="cast floats, e.g. float32:bfloat16")
     p.add_argument("--assemble-partitions", action="store_true", help="write partitioned variables whole")
     p.add_argument("--dry-run", action="store_true", help="print what would happen; write nothing")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_run)

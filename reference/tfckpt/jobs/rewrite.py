@@ -45,7 +45,7 @@ import difflib
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping, Optional, Sequence
+from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 from .. import errors
 from ..bundle.writer import BundleWriter
@@ -182,12 +182,14 @@ def plan_rewrite(src, *, select: Patterns = None, drop: Patterns = None, rename:
 
 def rewrite(src, dst, *, select: Patterns = None, drop: Patterns = None, rename: Rename = None, ema: bool = False,
             ema_name: str = EMA_NAME, strip_optimizer: bool = False, dtype=None, assemble_partitions: bool = False,
-            dry_run: bool = False, sync: bool = True) -> RewritePlan:
+            dry_run: bool = False, sync: bool = True,
+            on_tensor: Optional[Callable[[str, int], None]] = None) -> RewritePlan:
     """Stream the checkpoint ``src`` into a new V2 checkpoint at prefix ``dst``; returns the plan.
 
     V1 and V2 sources, sharded or partitioned; partitions are kept as slices
     unless ``assemble_partitions``.  Memory: the largest tensor (or partition).
-    Every refusal happens before ``dst`` exists.
+    Every refusal happens before ``dst`` exists.  ``on_tensor(key, nbytes)`` is
+    called after each tensor is written (progress).
     """
     src_path = resolve_checkpoint_path(src)
     dst = os.fspath(dst)
@@ -203,12 +205,19 @@ def rewrite(src, dst, *, select: Patterns = None, drop: Patterns = None, rename:
                 writer.add(OBJECT_GRAPH_KEY, plan.object_graph, dtype="string")
             cast = plan.casts.get(dest)
             entry = reader.entry(source)
+            nbytes = 0
             if entry.is_partitioned and not assemble_partitions:
                 for part in entry.slices:
                     value = reader.get_slice(source, part.to_string())
                     writer.add_slice(dest, list(entry.shape), part.to_string(), _cast(value, cast))
+                    nbytes += value.nbytes
             else:
-                writer.add(dest, _cast(reader.get_tensor(source), cast), dtype=(cast[1] if cast else entry.dtype))
+                value = reader.get_tensor(source)
+                writer.add(dest, _cast(value, cast), dtype=(cast[1] if cast else entry.dtype))
+                nbytes = value.nbytes
+            value = None  # dropped before the next tensor is read
+            if on_tensor is not None:
+                on_tensor(dest, nbytes)
         if plan.object_graph is not None and plan.object_graph_index >= len(plan.kept):
             writer.add(OBJECT_GRAPH_KEY, plan.object_graph, dtype="string")
     return plan
