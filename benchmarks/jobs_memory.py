@@ -16,8 +16,8 @@ set above the resident set before the job (``VmHWM - VmRSS``, ``rewrite._status_
 * ``tfckpt convert A out.safetensors`` / ``out.npz``, against a program that reads every
   tensor with TensorFlow's reader and calls ``safetensors.numpy.save_file`` / ``numpy.savez``
   (both need every tensor in memory);
-* ``tfckpt convert out.safetensors prefix`` (the way back: the safetensors input is read
-  whole by the library's ``deserialize``, so its memory is the file's size -- reported, not hidden);
+* ``tfckpt convert out.safetensors prefix`` (the way back: validated by the library, then read
+  tensor by tensor);
 * ``tfckpt verify A`` (every checksum), against TensorFlow reading every tensor.
 
 Warm page cache; the progress bar is off (children have no terminal).
@@ -172,8 +172,7 @@ def main(argv=None) -> int:
             t = (f"{theirs['seconds']:.2f} s | {theirs['peak_rss_above_start_mib']:.0f} MiB | "
                  f"{ours['seconds'] / theirs['seconds']:.2f}") if theirs else "n/a | n/a | n/a"
             lines.append(f"| {job} | {ours['seconds']:.2f} s | {ours['peak_rss_above_start_mib']:.0f} MiB | {t} |")
-        lines += ["", f"The largest tensor is {largest:.0f} MB. `convert .safetensors -> checkpoint` reads its input "
-                      "through the safetensors library's `deserialize`, which holds the whole file."]
+        lines += ["", f"The largest tensor is {largest:.0f} MB."]
         write_report(lines, args.out, f"jobs-memory-{time.strftime('%Y-%m-%d')}-{args.mb}mb.md")
     finally:
         shutil.rmtree(root, ignore_errors=True)

@@ -41,10 +41,9 @@ tensor by tensor, and:
   what ``numpy.savez`` does for each array), a directory of ``.npy`` and a checkpoint
   tensor by tensor.
 
-Reading safetensors goes through the library's ``deserialize`` (the whole file in
-memory); ``.npz`` members load one at a time.  Both inputs are read by
-:mod:`tfckpt.jobs.foreign`, which holds them to the checkpoint readers' contract
-(tfckpt errors only, allocations the bytes justify).
+Both inputs are read by :mod:`tfckpt.jobs.foreign` one tensor at a time (a
+``.safetensors`` file is validated by the library, then read at its offsets), under
+the checkpoint readers' contract (tfckpt errors only, allocations the bytes justify).
 """
 
 from __future__ import annotations

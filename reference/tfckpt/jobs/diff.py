@@ -88,6 +88,10 @@ def _statistics(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
 def _values_equal(a: np.ndarray, b: np.ndarray, atol: float, rtol: float) -> bool:
     if a.dtype == object or b.dtype == object:
         return a.shape == b.shape and all(x == y for x, y in zip(a.ravel().tolist(), b.ravel().tolist()))
+    if a.dtype == b.dtype and a.shape == b.shape and np.array_equal(
+        np.ascontiguousarray(a).reshape(-1).view(np.uint8), np.ascontiguousarray(b).reshape(-1).view(np.uint8)
+    ):
+        return True  # the same bits are equal under any tolerance (a NaN included): no float64 pass
     return all(bool(np.all(np.isclose(x, y, atol=atol, rtol=rtol, equal_nan=True))) for x, y in _chunks(a, b))
 
 

@@ -15,9 +15,12 @@ justify.
                                         "data_offsets": [begin, end]}, "__metadata__": {..}}
     rest               data      the tensors' little-endian C-order bytes
 
-The library parses and validates it (offsets inside the data, lengths equal
-to shape x dtype size); its ``SafetensorError`` and a shape that disagrees
-with the bytes become :class:`~tfckpt.errors.DataLossError`.
+The library parses and validates it when ``safe_open`` opens it (offsets inside
+the data, lengths equal to shape x dtype size); its ``SafetensorError`` and a
+shape that disagrees with the bytes become :class:`~tfckpt.errors.DataLossError`.
+The tensors are then read one at a time with positioned reads at the header's
+offsets -- not through the library's memory map, whose touched pages would stay
+resident until the file is closed -- so memory is one tensor, whatever the file's size.
 
 ``.npz`` is a zip archive (numpy's ``savez``/``savez_compressed``), one ``.npy``
 member per array::
@@ -56,28 +59,50 @@ _NPY_MAGIC = b"\x93NUMPY"
 
 
 def read_safetensors(src: str, from_code: dict) -> Iterator[tuple[str, np.ndarray]]:
-    """(name, array) pairs of a ``.safetensors`` file; ``from_code`` maps its dtype codes to dtype names."""
+    """(name, array) pairs of a ``.safetensors`` file, in the file's order, one tensor in memory at a time;
+    ``from_code`` maps its dtype codes to dtype names."""
+    import json
+    import os
+
     from .convert import _require_safetensors  # the one place that says what to install
     from ..dtypes import as_dtype
 
     safetensors = _require_safetensors()
     try:
+        # The library validates the file on opening it (header JSON, dtypes, offsets inside
+        # the data and contiguous, lengths equal to shape x dtype size); no tensor is read.
+        with safetensors.safe_open(src, framework="numpy"):
+            pass
         with open(src, "rb") as f:
-            items = safetensors.deserialize(f.read())
+            size = os.fstat(f.fileno()).st_size
+            header_length = int.from_bytes(f.read(8), "little")
+            if not 0 < header_length <= size - 8:
+                raise errors.DataLossError(f"header length {header_length} does not fit the file ({size} bytes)",
+                                           file=src, offset=0)
+            header = json.loads(f.read(header_length))
+            begin = 8 + header_length
+            entries = sorted(((k, v) for k, v in header.items() if k != "__metadata__"),
+                             key=lambda item: item[1]["data_offsets"][0])
+            for name, view in entries:
+                code = view["dtype"]
+                if code not in from_code:
+                    raise errors.UnimplementedError(f"safetensors dtype {code} has no TensorFlow dtype", file=src, key=name)
+                dtype = as_dtype(from_code[code]).numpy_dtype
+                shape = tuple(view["shape"])
+                start, end = view["data_offsets"]
+                if math.prod(shape) * dtype.itemsize != end - start or begin + end > size:
+                    raise errors.DataLossError(f"{end - start} bytes do not hold shape {list(shape)} of {code}",
+                                               file=src, key=name, offset=begin + start)
+                data = os.pread(f.fileno(), end - start, begin + start)
+                if len(data) != end - start:
+                    raise errors.DataLossError("file ends inside the tensor", file=src, key=name, offset=begin + start)
+                yield name, np.frombuffer(data, dtype=dtype).reshape(shape)
     except OSError as exc:
         raise errors.from_os_error(exc, "reading", file=src) from exc
+    except errors.CheckpointError:
+        raise
     except Exception as exc:  # SafetensorError is the library's; it has no public base class
         raise errors.DataLossError(f"not a valid safetensors file: {exc}", file=src) from None
-    for name, view in items:
-        code = view["dtype"]
-        if code not in from_code:
-            raise errors.UnimplementedError(f"safetensors dtype {code} has no TensorFlow dtype", file=src, key=name)
-        dtype = as_dtype(from_code[code]).numpy_dtype
-        shape = tuple(view["shape"])
-        if math.prod(shape) * dtype.itemsize != len(view["data"]):
-            raise errors.DataLossError(f"{len(view['data'])} bytes do not hold shape {list(shape)} of {code}",
-                                       file=src, key=name)
-        yield name, np.frombuffer(view["data"], dtype=dtype).reshape(shape)
 
 
 def read_npz(src: str) -> Iterator[tuple[str, np.ndarray]]:
