@@ -7,6 +7,7 @@ the file (and the key, once a member is known) -- never numpy's, zipfile's or
 safetensors' own exception, and never the allocation a header claims.
 """
 
+import os
 import zipfile
 
 import numpy as np
@@ -129,4 +130,12 @@ def test_npz_member_with_trailing_bytes_is_refused_not_truncated(tmp_path):
     path = _zip(tmp_path, {"x.npy": _npy_bytes("{'descr': '<i4', 'fortran_order': False, 'shape': (1,), }",
                                                b"\1\0\0\0extra")})
     with pytest.raises(errors.DataLossError, match="needs 4 bytes, the member holds 9"):
+        list(read_npz(path))
+
+
+def test_npz_whose_directory_claims_an_unknown_zip_version_is_data_loss():
+    # Found by the fuzzing campaign (tests/fuzz/reports/foreign-inputs.md): zipfile raised its
+    # NotImplementedError ("zip file version 23.5") out of ZipFile() itself.
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fuzz", "corpus", "npz_input", "regression-zip-version")
+    with pytest.raises(errors.DataLossError, match="not a valid .npz"):
         list(read_npz(path))

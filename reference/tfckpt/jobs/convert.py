@@ -177,6 +177,7 @@ def convert(
             yield name, value
             if on_tensor is not None:
                 on_tensor(name, value.nbytes)
+            del value  # every loop drops its tensor before the next is read: one in memory
 
     try:
         if fmt == "safetensors":
@@ -197,12 +198,14 @@ def convert(
             for name, value in each():
                 target = os.path.join(out, name.replace("/", "__") + ".npy")
                 _publish(target, lambda f, value=value: np.save(f, value, allow_pickle=value.dtype == object))
+                del value
         else:
             from ..bundle import BundleWriter
 
             with BundleWriter(out) as writer:
                 for name, value in each():
                     writer.add(name, value)
+                    del value
     finally:
         source.close()
     return written
@@ -254,10 +257,16 @@ def _write_safetensors(out: str, layout, pairs) -> None:
 
     def write(f):
         f.write(header)
-        for planned, (name, value) in zip(order, pairs):
+        # A plain counter, not zip() or enumerate(): their reused result tuples would keep the
+        # last tensor alive while the next one is read.
+        index = 0
+        for name, value in pairs:
+            planned = order[index]
+            index += 1
             if name != planned[0]:
                 raise errors.InternalError(f"tensor {name!r} came out of the header's order", file=out, key=name)
             _write_tensor(f, planned, value, out)
+            del value
 
     _publish(out, write)
 
@@ -279,6 +288,7 @@ def _write_npz(f, pairs) -> None:
         for name, value in pairs:
             with archive.open(name + ".npy", "w", force_zip64=True) as member:
                 np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=value.dtype == object)
+            del value
 
 
 def _publish(final: str, write) -> None:

@@ -85,12 +85,18 @@ def _statistics(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return max_abs, rel
 
 
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two arrays of one dtype hold the same bytes, compared CHUNK x 8 bytes at a time."""
+    fa = np.ascontiguousarray(a).reshape(-1).view(np.uint8)
+    fb = np.ascontiguousarray(b).reshape(-1).view(np.uint8)
+    step = CHUNK * 8
+    return all(np.array_equal(fa[i:i + step], fb[i:i + step]) for i in range(0, fa.size, step))
+
+
 def _values_equal(a: np.ndarray, b: np.ndarray, atol: float, rtol: float) -> bool:
     if a.dtype == object or b.dtype == object:
         return a.shape == b.shape and all(x == y for x, y in zip(a.ravel().tolist(), b.ravel().tolist()))
-    if a.dtype == b.dtype and a.shape == b.shape and np.array_equal(
-        np.ascontiguousarray(a).reshape(-1).view(np.uint8), np.ascontiguousarray(b).reshape(-1).view(np.uint8)
-    ):
+    if a.dtype == b.dtype and a.shape == b.shape and _same_bits(a, b):
         return True  # the same bits are equal under any tolerance (a NaN included): no float64 pass
     return all(bool(np.all(np.isclose(x, y, atol=atol, rtol=rtol, equal_nan=True))) for x, y in _chunks(a, b))
 

@@ -111,7 +111,8 @@ def read_npz(src: str) -> Iterator[tuple[str, np.ndarray]]:
         archive = zipfile.ZipFile(src)
     except OSError as exc:
         raise errors.from_os_error(exc, "reading", file=src) from exc
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, NotImplementedError) as exc:
+        # NotImplementedError: a central directory naming a zip version zipfile cannot read
         raise errors.DataLossError(f"not a valid .npz (zip) archive: {exc}", file=src) from None
     with archive:
         for info in archive.infolist():
