@@ -26,6 +26,7 @@ which turns :class:`Unsupported` into a skip and crashes into failures that say 
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import importlib
 import json
@@ -98,6 +99,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--trusted-reader", action="append", default=None,
                     help="consumer that judges written checkpoints: 'reference' (always), 'tensorflow' "
                          "(default when TensorFlow is importable); repeatable")
+    group.addoption("--fixtures-via", choices=("local", "http", "memory"), default="local",
+                    help="hand the golden fixtures to the implementation as local paths (default), as http:// URLs "
+                         "of a local Range-capable server, or as memory:// URLs (fsspec; in-process adapters only)")
     group.addoption("--no-required-failures", action="store_true", default=False,
                     help="refuse expected-failure entries for Required tests (the bar TensorFlow must meet)")
 
@@ -217,6 +221,11 @@ class ConformanceRun:
         fixtures_dir = opt("--fixture-dir") or os.environ.get("TFCKPT_FIXTURES") or os.path.join(
             self.rootdir, "fixtures", "tf-2.21.0")
         self.fixtures = fixtures_mod.FixtureSet.load(fixtures_dir)
+        self.remote = None
+        if opt("--fixtures-via") != "local":
+            from .remote_fixtures import RemoteFixtures
+
+            self.remote = RemoteFixtures(opt("--fixtures-via"), fixtures_dir)
         self.level = opt("--level")
         wanted = opt("--trusted-reader")
         self.tf_available = tensorflow_available()
@@ -640,4 +649,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     for argname, selector in fixtures_mod.CASE_ARGUMENTS.items():
         if argname in metafunc.fixturenames:
             cases = selector(run.fixtures)
+            if run.remote is not None and argname == "golden_case":  # --fixtures-via http|memory
+                cases = [dataclasses.replace(c, prefix=run.remote.url(c.prefix)) for c in cases]
             metafunc.parametrize(argname, cases, ids=[c.id for c in cases])
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    run = config.stash.get(_RUN_KEY, None)
+    if run is not None and run.remote is not None:
+        run.remote.close()

@@ -26,13 +26,12 @@ and values -- on top of the format layers below it:
 
 from __future__ import annotations
 
-import glob
 import os
 from typing import Iterator, Union
 
 from ._lazy import numpy as np  # imported on first use: listing needs no numpy
 
-from . import errors
+from . import errors, storage
 from .bundle.naming import prefix_of
 from .bundle.reader import BundleReader, key_text
 from .dtypes import DType
@@ -49,18 +48,20 @@ def resolve_checkpoint_path(path: PathLike) -> str:
     Raises :class:`NotFoundError` with a hint when nothing matches.
     """
     path = os.fspath(path)
-    if os.path.isdir(path):
+    if storage.is_url(path) and path.endswith("/"):
+        path = path.rstrip("/")
+    if storage.isdir(path):
         latest = latest_checkpoint(path)
-        saved_model_variables = os.path.join(path, "variables", "variables")
-        if latest is None and os.path.isfile(saved_model_variables + ".index"):
+        saved_model_variables = storage.join(path, "variables", "variables")
+        if latest is None and storage.isfile(saved_model_variables + ".index"):
             return saved_model_variables  # a SavedModel directory
         if latest is None:
             raise _no_checkpoint_in(path)
         return latest
     prefix = prefix_of(path)
-    if os.path.isfile(prefix + ".index"):
+    if storage.isfile(prefix + ".index"):
         return prefix
-    if os.path.isfile(path) or (any(c in path for c in "*?[") and glob.glob(path)):
+    if storage.isfile(path) or (any(c in path for c in "*?[") and storage.glob(path)):
         return path  # a legacy V1 checkpoint: a single file, or a pattern matching its shards
     raise errors.FileNotFound(
         "no checkpoint found: expected a prefix P with a file P.index (V2), a V1 checkpoint file, "
@@ -79,15 +80,15 @@ def _closest_keys(name: str, keys) -> str:
 
 def _no_checkpoint_in(directory: str) -> errors.FileNotFound:
     """The error for a directory with no usable state file: what is wrong, and what exists."""
-    state_path = os.path.join(directory, "checkpoint")
-    found = sorted(name[: -len(".index")] for name in os.listdir(directory) if name.endswith(".index"))
+    state_path = storage.join(directory, "checkpoint")
+    found = sorted(name[: -len(".index")] for name in storage.listdir(directory) if name.endswith(".index"))
     existing = (
         f"; checkpoints that exist there: {', '.join(found)} (pass one as the prefix, e.g. "
-        f"{os.path.join(directory, found[-1])!r})"
+        f"{storage.join(directory, found[-1])!r})"
         if found
         else "; no .index file is there either"
     )
-    if os.path.isfile(state_path):
+    if storage.isfile(state_path):
         state = get_checkpoint_state(directory)
         named = f" names {state.model_checkpoint_path!r}, which does not exist" if state is not None else " is unreadable"
         return errors.FileNotFound(f"the state file {state_path!r}{named}" + existing, file=state_path)
@@ -103,7 +104,7 @@ class CheckpointReader:
 
     def __init__(self, path: PathLike, *, verify_checksums: bool = True) -> None:
         self.path = resolve_checkpoint_path(path)
-        if os.path.isfile(self.path + ".index"):
+        if storage.isfile(self.path + ".index"):
             self._impl = BundleReader(self.path, verify_checksums=verify_checksums)
         else:
             from .v1 import V1Reader  # legacy format, loaded only when needed

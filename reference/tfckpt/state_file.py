@@ -33,7 +33,7 @@ import threading
 import os
 from typing import Iterator, Optional, Sequence, Union
 
-from . import errors
+from . import errors, storage
 from .files import atomic_output
 from .proto import checkpoint_state_pb2
 
@@ -58,7 +58,7 @@ PathLike = Union[str, "os.PathLike[str]"]
 
 
 def _state_path(directory: str, latest_filename: Optional[str]) -> str:
-    return os.path.join(directory, latest_filename or STATE_FILENAME)
+    return storage.join(directory, latest_filename or STATE_FILENAME)
 
 
 def parse_checkpoint_state(text: Union[str, bytes], *, file: Optional[str] = None) -> CheckpointState:
@@ -94,21 +94,20 @@ def get_checkpoint_state(checkpoint_dir: PathLike, latest_filename: Optional[str
     """
     checkpoint_dir = os.fspath(checkpoint_dir)
     path = _state_path(checkpoint_dir, latest_filename)
-    if not os.path.isfile(path):
+    if not storage.isfile(path):
         return None
     try:
-        with open(path, "rb") as handle:
-            state = parse_checkpoint_state(handle.read(), file=path)
+        state = parse_checkpoint_state(storage.read_bytes(path), file=path)
     except (OSError, errors.DataLossError) as exc:
         _log.warning("%s: %s", path, exc)
         return None
     if not state.model_checkpoint_path:
         raise errors.InvalidArgumentError("invalid checkpoint state: no model_checkpoint_path", file=path)
-    if not os.path.isabs(state.model_checkpoint_path):
-        state.model_checkpoint_path = os.path.join(checkpoint_dir, state.model_checkpoint_path)
+    if not storage.isabs(state.model_checkpoint_path):
+        state.model_checkpoint_path = storage.join(checkpoint_dir, state.model_checkpoint_path)
     for i, entry in enumerate(state.all_model_checkpoint_paths):
-        if not os.path.isabs(entry):
-            state.all_model_checkpoint_paths[i] = os.path.join(checkpoint_dir, entry)
+        if not storage.isabs(entry):
+            state.all_model_checkpoint_paths[i] = storage.join(checkpoint_dir, entry)
     return state
 
 
@@ -117,6 +116,9 @@ def checkpoint_exists(prefix: PathLike) -> bool:
     prefix = os.fspath(prefix)
     if "\0" in prefix:  # a state file can name anything; no file system holds such a path
         return False
+    if storage.is_url(prefix):
+        return storage.isfile(prefix + ".index") or storage.isfile(prefix)
+    prefix = storage.local_path(prefix)
     return bool(glob.glob(glob.escape(prefix) + ".index")) or bool(glob.glob(prefix))
 
 
@@ -134,8 +136,8 @@ def latest_checkpoint(checkpoint_dir: PathLike, latest_filename: Optional[str] =
     recorded = state.model_checkpoint_path
     if checkpoint_exists(recorded):
         return recorded
-    relocated = os.path.join(checkpoint_dir, os.path.basename(recorded))
-    if os.path.isabs(recorded) and relocated != recorded and checkpoint_exists(relocated):
+    relocated = storage.join(checkpoint_dir, os.path.basename(recorded))
+    if storage.isabs(recorded) and relocated != recorded and checkpoint_exists(relocated):
         _log.info("checkpoint %s not found; using %s (the directory appears to have moved)", recorded, relocated)
         return relocated
     _log.error("couldn't match files for checkpoint %s", recorded)
@@ -186,6 +188,7 @@ def update_checkpoint_state(
     Mirrors ``update_checkpoint_state_internal``; returns the state file's path.
     """
     save_dir = os.fspath(save_dir)
+    storage.refuse_url(save_dir, "writing a state file")  # STORE-5
     model_checkpoint_path = os.fspath(model_checkpoint_path)
     paths = [os.fspath(p) for p in (all_model_checkpoint_paths or [])]
     if save_relative_paths:

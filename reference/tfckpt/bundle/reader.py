@@ -48,7 +48,7 @@ from typing import Iterator, Optional, Union
 from .._lazy import numpy as np  # imported on first use: listing needs no numpy
 from google.protobuf.message import DecodeError
 
-from .. import checksums, errors
+from .. import checksums, errors, storage
 from ..dtypes import ALL_DTYPES, DT_STRING, DT_VARIANT, DType
 from ..proto import tensor_bundle_pb2, tensor_pb2
 from ..table import TableReader
@@ -146,7 +146,7 @@ class BundleReader:
         #: shard id -> (file offset, bytes): the read-ahead window of small reads (see _window)
         self._windows: dict[int, tuple] = {}
         self._entries: dict[bytes, TensorEntry] = {}
-        if not os.path.isfile(self.index_path):
+        if not storage.isfile(self.index_path):
             raise errors.FileNotFound(
                 f"no checkpoint index file: a checkpoint with prefix {self.prefix!r} "
                 f"needs {os.path.basename(self.index_path)!r} (pass the prefix, not a directory or data file)",
@@ -389,7 +389,9 @@ class BundleReader:
         if dtype.is_memcpy:
             result = np.empty(entry.shape, dtype=dtype.numpy_dtype)
             raw = result.reshape(-1).view(np.uint8) if result.size else np.empty(0, np.uint8)
-            if entry.size <= _WINDOWED_MAX:
+            # The read-ahead window is for local files; through a URL every read is a request
+            # for exactly the tensor's bytes (STORE-3).
+            if entry.size <= _WINDOWED_MAX and isinstance(handle[0], int):
                 window = self._window(entry.shard_id, handle, entry.offset, entry.size, path, entry.key)
                 raw[:] = window
             else:
@@ -488,7 +490,7 @@ class BundleReader:
         path = data_filename(self.prefix, entry.shard_id, self.num_shards)
         if handle is None:
             try:
-                fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+                fd = storage.open_file(path)  # an fd, or a RemoteFile for a URL (tfckpt/storage.py)
             except FileNotFoundError:
                 raise errors.FileNotFound(
                     f"data file of shard {entry.shard_id} of {self.num_shards} is missing",
@@ -498,11 +500,11 @@ class BundleReader:
             except OSError as exc:
                 raise errors.NotFoundError(f"cannot open data file: {exc.strerror}", file=path) from None
             if _identity(self.index_path) != self._index_identity:
-                os.close(fd)
+                storage.close_file(fd)
                 raise errors.AbortedError(
                     "the checkpoint was replaced after its index was read; its data files now belong to "
                     "another save: open it again", file=self.index_path, key=_shown(entry.key))
-            handle = (fd, os.fstat(fd).st_size, path)
+            handle = (fd, storage.file_size(fd), path)
             self._data_files[entry.shard_id] = handle
         return path, handle
 
@@ -552,7 +554,7 @@ class BundleReader:
     def close(self) -> None:
         for fd, _, _ in self._data_files.values():
             try:
-                os.close(fd)
+                storage.close_file(fd)
             except OSError:
                 pass
         self._data_files.clear()
@@ -574,7 +576,10 @@ class BundleReader:
 
 
 def _identity(path: str) -> Optional[tuple[int, int]]:
-    """``(device, inode)`` of the file at ``path`` now, or None when there is none."""
+    """``(device, inode)`` of the file at ``path`` now, or None when there is none (or for a URL:
+    remote storage has no inode, so a replacement is not detected there -- spec STORE-4)."""
+    if storage.is_url(path):
+        return None
     try:
         st = os.stat(path)
     except OSError:
@@ -582,7 +587,9 @@ def _identity(path: str) -> Optional[tuple[int, int]]:
     return st.st_dev, st.st_ino
 
 
-def _pread_into(fd: int, view: memoryview, offset: int) -> int:
+def _pread_into(fd, view: memoryview, offset: int) -> int:
+    if not isinstance(fd, int):  # a storage.RemoteFile
+        return fd.readinto(view, offset)
     if hasattr(os, "preadv"):
         return os.preadv(fd, [view], offset)
     data = os.pread(fd, len(view), offset)  # pragma: no cover - platforms without preadv

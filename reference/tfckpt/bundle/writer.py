@@ -122,6 +122,9 @@ class BundleWriter:
     ) -> None:
         if data_alignment < 1:
             raise errors.InvalidArgumentError("data_alignment must be >= 1")
+        from ..storage import refuse_url
+
+        refuse_url(prefix, "writing a checkpoint")  # STORE-5
         self.prefix = os.fspath(prefix)
         self.data_alignment = data_alignment
         #: fsync each file before renaming it into place (TensorFlow does not; it costs time

@@ -92,6 +92,24 @@ def _key_bytes(key) -> bytes:
     raise InvalidArgumentError(f"table keys are bytes, got {type(key).__name__}")
 
 
+class _RemoteSource:
+    """Positioned reads through ``tfckpt.storage`` (an fsspec URL): one ranged request per read."""
+
+    def __init__(self, url: str) -> None:
+        from ..storage import RemoteFile
+
+        self._file = RemoteFile(url)
+        self.size = self._file.size
+
+    def read(self, offset: int, length: int) -> bytes:
+        if self._file is None:
+            raise FailedPreconditionError("table reader is closed")
+        return self._file.pread(length, offset)
+
+    def close(self) -> None:
+        self._file = None
+
+
 class _FileSource:
     """Positioned reads from a file opened read-only."""
 
@@ -157,9 +175,11 @@ class TableReader:
 
     def __init__(self, source: Source, *, name: Optional[Union[str, "os.PathLike[str]"]] = None) -> None:
         if isinstance(source, (str, os.PathLike)):
-            path = os.fspath(source)
+            from ..storage import is_url, local_path
+
+            path = local_path(os.fspath(source))
             self.name = os.fspath(name) if name is not None else path
-            self._source = _FileSource(path)
+            self._source = _RemoteSource(path) if is_url(path) else _FileSource(path)
         else:  # bytes, bytearray, memoryview, mmap, ...: anything with the buffer protocol
             self.name = os.fspath(name) if name is not None else None
             self._source = _BufferSource(source)

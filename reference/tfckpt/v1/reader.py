@@ -29,14 +29,13 @@ its slices exactly like the V2 reader does for partitioned tensors.
 
 from __future__ import annotations
 
-import glob
 import os
 from typing import Optional, Union
 
 import numpy as np
 from google.protobuf.message import DecodeError
 
-from .. import errors
+from .. import errors, storage
 from ..bundle import assembly
 from ..bundle.reader import check_stored_shape, check_versions, key_bytes, key_text
 from ..bundle.slices import TensorSlice, encode_slice_key
@@ -155,8 +154,8 @@ class V1Reader:
 
     def __init__(self, pattern: Union[str, "os.PathLike[str]"], *, verify_checksums: bool = True) -> None:
         pattern = os.fspath(pattern)
-        files = sorted(glob.glob(pattern)) if any(c in pattern for c in "*?[") else [pattern]
-        files = [f for f in files if os.path.isfile(f)]
+        files = storage.glob(pattern) if any(c in pattern for c in "*?[") else [pattern]
+        files = [f for f in files if storage.isfile(f)]
         if not files:
             raise errors.FileNotFound("no V1 checkpoint file matches", file=pattern)
         self.files = files
