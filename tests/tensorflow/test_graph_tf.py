@@ -101,3 +101,28 @@ def test_savedmodel_tag_sets_and_signature_equal_saved_model_cli(directory):
     ours = _run([sys.executable, "-m", "tfckpt", "savedmodel", directory, "--tag-set", "serve",
                  "--signature-def", "serving_default"])
     assert ours == _run([cli, "show", "--dir", directory, "--tag_set", "serve", "--signature_def", "serving_default"])
+
+
+@pytest.mark.spec("GRAPH-5")
+@pytest.mark.parametrize("path", [p for p in META_FILES if "/bad-" not in p], ids=_rel)
+def test_tensor_names_and_dtypes_equal_import_meta_graph(path):
+    import tensorflow as tf
+
+    from tfckpt.graph.inspect import load
+
+    ours = {t.name: t for t in load(path).tensors()}
+    graph = tf.Graph()
+    with graph.as_default():
+        tf.compat.v1.train.import_meta_graph(path, clear_devices=True)
+    theirs = {t.name: t for op in graph.get_operations() for t in op.outputs}
+    assert set(ours) == set(theirs)
+    graph_view = load(path)
+    for name, tensor in theirs.items():
+        assert ours[name].dtype == _enum_name(tensor.dtype.as_datatype_enum), name
+        assert graph_view.tensor(name) == ours[name]
+
+
+def _enum_name(value):
+    from tensorflow.core.framework import types_pb2
+
+    return types_pb2.DataType.Name(value)
