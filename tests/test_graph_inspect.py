@@ -50,3 +50,16 @@ def test_malformed_files_name_the_file(tmp_path, name, data):
     with pytest.raises(errors.DataLossError) as caught:
         load(path)
     assert str(path) in str(caught.value)
+
+
+def test_graph_command_prints_tensors_and_text(capsys):
+    from tfckpt.cli.main import main
+
+    path = os.path.join(ROOT, "fixtures", "tf-1.4.0", "saver-partitioned", "model.ckpt-2.meta")
+    assert main(["graph", path, "--tensors"]) == 0
+    assert "emb/part_0:0 DT_FLOAT_REF [3, 6]\n" in capsys.readouterr().out
+    assert main(["graph", path, "--as-text"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("meta_info_def {\n") and 'tensorflow_version: "1.4.0"' in out
+    assert main(["graph", path, "--collections", "--json"]) == 0
+    assert '"kind": "bytes_list"' in capsys.readouterr().out

@@ -126,3 +126,26 @@ def _enum_name(value):
     from tensorflow.core.framework import types_pb2
 
     return types_pb2.DataType.Name(value)
+
+
+@pytest.mark.spec("GRAPH-1", "GRAPH-2")
+def test_any_list_and_saved_models_text_equal_tensorflow():
+    from google.protobuf import text_format as tf_text
+    from tensorflow.core.protobuf import meta_graph_pb2 as tf_meta
+    from tensorflow.core.protobuf import saved_model_pb2 as tf_saved_model
+
+    from tfckpt.proto import saved_model_pb2
+
+    meta = tf_meta.MetaGraphDef()
+    asset = tf_meta.AssetFileDef(filename="vocab.txt")
+    asset.tensor_info.name = "Const:0"
+    meta.collection_def["saved_model_assets"].any_list.value.add().Pack(asset)
+    expected = tf_text.MessageToString(meta)
+    assert "[type.googleapis.com/tensorflow.AssetFileDef]" in expected
+    ours = meta_graph_pb2.MetaGraphDef.FromString(meta.SerializeToString())
+    assert text_format.message_to_text(ours) == expected
+    for directory in SAVED_MODELS:
+        with open(os.path.join(directory, "saved_model.pb"), "rb") as handle:
+            data = handle.read()
+        expected = tf_text.MessageToString(tf_saved_model.SavedModel.FromString(data))
+        assert text_format.message_to_text(saved_model_pb2.SavedModel.FromString(data)) == expected
