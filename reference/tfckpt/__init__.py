@@ -50,6 +50,7 @@ _EXPORTS = {
     **dict.fromkeys(["rewrite", "load_variables"], "tfckpt.jobs.rewrite"),
     "freeze": "tfckpt.graph.freeze",
     "save_objects": "tfckpt.objects.writer",
+    "load_graph": "tfckpt.graph.inspect",
 }
 
 __version__ = "0.1.0"
@@ -106,4 +107,5 @@ __all__ = [
     "save_sharded",
     "update_checkpoint_state",
     "write_v1",
+    "load_graph",
 ]

@@ -6,4 +6,14 @@ knows nothing of how tensors are laid out in a bundle.
 
 - :mod:`.meta_graph` -- ``.meta`` and GraphDef files, ``VariableDef``s, constants.
 - :mod:`.saved_model` -- SavedModel directories and their object graph.
+- :mod:`.inspect` -- a readable view of any of them: ``tfckpt.graph.load(path)``.
+- :mod:`.text_format` -- TensorFlow's text format, byte for byte (spec/graph.md).
+- :mod:`.saved_model_show` -- ``saved_model_cli show``'s output.
 """
+
+
+def load(path, tags=("serve",)):
+    """A :class:`tfckpt.graph.inspect.Graph` of a ``.meta``/``.pb``/``.pbtxt`` file or SavedModel."""
+    from .inspect import load as _load
+
+    return _load(path, tags)

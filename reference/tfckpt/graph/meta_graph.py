@@ -51,17 +51,22 @@ def meta_graph_filename(checkpoint_path: str) -> str:
     return _SHARD_SUFFIX.sub("", checkpoint_path) + ".meta"
 
 
+def read_file_bytes(path: str) -> bytes:
+    """The whole file ``path``; a missing file is :class:`NotFoundError` naming it."""
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise errors.FileNotFound("file not found", file=path) from None
+
+
 def read_message(path: PathLike, message):
     """Parse the file ``path``, one binary protobuf message and nothing else, into ``message``.
 
     A missing file is :class:`NotFoundError`, bytes that are not the message :class:`DataLossError`.
     """
     path = os.fspath(path)
-    try:
-        with open(path, "rb") as handle:
-            data = handle.read()
-    except FileNotFoundError:
-        raise errors.FileNotFound("file not found", file=path) from None
+    data = read_file_bytes(path)
     try:
         message.ParseFromString(data)
     except DecodeError as exc:
