@@ -4,7 +4,8 @@ Strategy
 --------
 ``fixtures/generate_old.py``, ``fixtures/fixturelib.py``, ``fixtures/old_venv.py`` and
 ``conformance/adapters/tf1/server.py`` run under Python 3.6 (TensorFlow 0.12, 1.4) or
-3.7 (1.15), where no test of this suite runs.  ``ast.parse`` with
+3.7 (1.15), ``conformance/adapters/tcr/server.py`` under 3.8, and
+``conformance/adapters/lineproto.py`` under all of them, where no test of this suite runs.  ``ast.parse`` with
 ``feature_version=(3, 6)`` refuses the later grammar (walrus, positional-only
 parameters, parenthesized context managers, ...); the one 3.7 feature it lets
 through, ``from __future__ import annotations``, is looked for by hand, and so are
@@ -17,7 +18,8 @@ import os
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SOURCES = ["fixtures/generate_old.py", "fixtures/fixturelib.py", "fixtures/old_venv.py", "conformance/adapters/tf1/server.py"]
+SOURCES = ["fixtures/generate_old.py", "fixtures/fixturelib.py", "fixtures/old_venv.py", "conformance/adapters/tf1/server.py",
+           "conformance/adapters/lineproto.py", "conformance/adapters/tcr/server.py"]
 
 
 @pytest.mark.parametrize("path", SOURCES)

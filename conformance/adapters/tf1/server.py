@@ -11,7 +11,9 @@ speaks the protocol of ``conformance/README.md`` ("In any language: the line
 protocol") like the netron adapter does: requests on stdin, one JSON reply per
 line on stdout (file descriptor 1 is redirected to stderr while serving, so
 TensorFlow's own output cannot corrupt a reply), descriptions read and written
-as ``description.json`` plus raw little-endian element files (``raw``).
+as ``description.json`` plus raw little-endian element files (``raw``); that
+translation and the request loop live in ``adapters/lineproto.py``, shared with
+the other old-Python adapters.
 
 Only the entry points each release offers its users, graph mode only:
 
@@ -34,13 +36,11 @@ Usage: ``python conformance/adapters/tf1/server.py`` (with the old
 TensorFlow's interpreter; ``tox -e tensorflow-tf115`` and friends).
 """
 
-import base64
-import json
 import os
 import sys
-import traceback
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
@@ -48,13 +48,10 @@ from tensorflow.core.framework import types_pb2  # noqa: E402
 from tensorflow.python.framework import dtypes as dtypes_lib  # noqa: E402
 from tensorflow.python.ops import gen_io_ops  # noqa: E402
 
-PROTOCOL = "tfckpt-conformance/1"
+from lineproto import BITS, PROTOCOL, Refused, Unsupported, load_description, save_description, serve  # noqa: E402
+
 VERSION = tuple(int(x) for x in tf.__version__.split(".")[:2])
 
-#: Bit-pattern numpy dtype of each dtype (spec/description-format.md); only those old releases define.
-BITS = {"float32": "<f4", "float64": "<f8", "int32": "<i4", "uint8": "u1", "int16": "<i2", "int8": "i1", "complex64": "<c8",
-        "int64": "<i8", "bool": "u1", "qint8": "i1", "quint8": "u1", "qint32": "<i4", "bfloat16": "<u2", "qint16": "<i2",
-        "quint16": "<u2", "uint16": "<u2", "complex128": "<c16", "float16": "<u2", "uint32": "<u4", "uint64": "<u8"}
 QUANTIZED = {"qint8": "int8", "quint8": "uint8", "qint16": "int16", "quint16": "uint16", "qint32": "int32"}
 
 CODES = {}
@@ -74,16 +71,6 @@ SAVE_V2 = _op("save_v2", "_save_v2")
 RESTORE_V2 = _op("restore_v2", "_restore_v2")
 SAVE_V1 = _op("save", "_save")
 MERGE = _op("merge_v2_checkpoints", "_merge_v2_checkpoints")
-
-
-class Refused(Exception):
-    def __init__(self, category, message):
-        Exception.__init__(self, message)
-        self.category, self.message = category, message
-
-
-class Unsupported(Exception):
-    pass
 
 
 def refusal(exc):
@@ -120,45 +107,6 @@ def run(fetch):
 
 
 # -- descriptions ------------------------------------------------------------------------
-
-
-def load_description(directory):
-    """[(key, dtype, shape, data, partitions)] of a description directory (raw element files or strings)."""
-    with open(os.path.join(directory, "description.json"), encoding="utf-8") as f:
-        meta = json.load(f)
-    out = []
-    for t in meta["tensors"]:
-        if t["dtype"] == "string":
-            data = [base64.b64decode(s) for s in t.get("strings_base64", [])]
-        elif t["dtype"] not in BITS:
-            raise Unsupported("dtype %s" % t["dtype"])
-        else:
-            with open(os.path.join(directory, t["raw"]), "rb") as f:
-                data = np.frombuffer(f.read(), dtype=BITS[t["dtype"]]).reshape(t["shape"])
-        out.append((t["key"], t["dtype"], list(t["shape"]), data, t.get("partitions")))
-    return out
-
-
-def save_description(tensors, out):
-    """Write [(key, dtype, value)] as description.json + raw/t<i>.bin into ``out``."""
-    os.makedirs(os.path.join(out, "raw"), exist_ok=True)
-    entries = []
-    for i, (key, dtype, value) in enumerate(tensors):
-        entry = {"key": key, "dtype": dtype, "shape": [int(d) for d in np.shape(value)]}
-        if dtype == "string":
-            entry["strings_base64"] = [base64.b64encode(bytes(x)).decode("ascii") for x in np.asarray(value, dtype=object).reshape(-1)]
-        else:
-            a = np.require(np.asarray(value), requirements="C")
-            if a.dtype.fields:
-                a = a.view(a.dtype.fields[list(a.dtype.fields)[0]][0])
-            if dtype == "bool":
-                a = a.astype(np.uint8)
-            with open(os.path.join(out, "raw", "t%d.bin" % i), "wb") as f:
-                f.write(a.view(BITS[dtype]).tobytes())  # a little-endian host (the suite refuses others)
-            entry["raw"] = "raw/t%d.bin" % i
-        entries.append(entry)
-    with open(os.path.join(out, "description.json"), "w", encoding="utf-8") as f:
-        json.dump({"format": "tfckpt-description/1", "tensors": entries}, f)
 
 
 def to_tensor(dtype, data, shape):
@@ -386,30 +334,5 @@ def handle(req):
     return {"status": "unsupported", "message": "operation %r is not offered" % op}
 
 
-def main():
-    out = os.fdopen(os.dup(1), "w", encoding="utf-8", buffering=1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    for line in sys.stdin:
-        line = line.strip()
-        if not line:
-            continue
-        req = json.loads(line)
-        try:
-            reply = handle(req)
-        except Refused as exc:
-            reply = {"status": "error", "category": exc.category, "message": exc.message[:2000]}
-        except Unsupported as exc:
-            reply = {"status": "unsupported", "message": str(exc)}
-        except Exception:  # noqa: BLE001 -- an exception of this program is a crash
-            reply = {"status": "crash", "message": traceback.format_exc(limit=8)}
-        reply["id"] = req.get("id")
-        out.write(json.dumps(reply, ensure_ascii=True) + "\n")
-        out.flush()
-        if req.get("op") == "shutdown":
-            break
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(serve(handle))
