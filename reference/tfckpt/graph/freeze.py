@@ -77,7 +77,10 @@ VARIABLE_OPS = ("VariableV2", "Variable", "VarHandleOp")
 PASS_THROUGH_OPS = ("Enter", "Exit", "Identity", "NextIteration", "Switch", "_SwitchN")
 #: Ops taking a reference-typed input: after freezing they would write into a constant.
 _REF_MUTATING_PREFIXES = ("Assign", "Scatter", "Apply", "SparseApply", "ResourceApply", "CountUpTo",
-                          "IsVariableInitialized", "DestroyTemporaryVariable", "Variable", "VarHandleOp")
+                          "IsVariableInitialized", "DestroyTemporaryVariable", "Variable", "VarHandleOp",
+                          "Ref")
+#: ``DT_RESOURCE``: a ``Merge`` of handles cannot be frozen (FREEZE-9).
+_DT_RESOURCE = 20
 #: Ops calling functions: TensorFlow rewrites the function bodies; this freezer refuses them (FREEZE-9).
 _FUNCTION_CALL_OPS = ("If", "StatelessIf", "While", "StatelessWhile", "Case", "PartitionedCall",
                       "StatefulPartitionedCall")
@@ -139,7 +142,9 @@ def _near_names(name: str, names) -> str:
 
 def output_node_names_of(names: Iterable[str], graph_def) -> list:
     """The output node names, each checked to exist (a tensor name ``y:0`` is taken as its node ``y``)."""
-    if isinstance(names, str):
+    if names is None:
+        names = []
+    elif isinstance(names, str):
         names = [names]
     present = {n.name for n in graph_def.node}
     out = []
@@ -325,7 +330,7 @@ def _follow(graph, consumers, variable, dtype: int, axis_nodes: list, seen: set,
         elif op == "ResourceGatherNd" and position == 0:
             _replace(node, "GatherNd", [node.input[0], node.input[1]],
                      {"Tparams": node.attr["dtype"], "Tindices": node.attr["Tindices"]})
-        elif op == "Merge":
+        elif op == "Merge" and node.attr["T"].type != _DT_RESOURCE:
             continue  # TensorFlow's converter stops here too; Merge's T is the value type already.
         elif resource or op.startswith(_REF_MUTATING_PREFIXES) or op in _FUNCTION_CALL_OPS:
             raise errors.UnimplementedError(
@@ -421,6 +426,7 @@ def _check_size(graph_def, variables, keys, reader) -> None:
     from ..dtypes import as_dtype
 
     total = graph_def.ByteSize()
+    largest = (0, "", "")
     shapes = reader.get_variable_to_shape_map()
     for node in variables:
         key, slice_spec = keys.get(node.name, (node.name, None))
@@ -431,12 +437,14 @@ def _check_size(graph_def, variables, keys, reader) -> None:
             dims = [int(p.split(",")[1]) if p != "-" else d
                     for p, d in zip(slice_spec.split(" ")[-1].split(":"), dims)]
         itemsize = as_dtype(node.attr["dtype"].type).itemsize or 0
-        total += int(np.prod(dims, dtype=np.int64)) * itemsize
+        size = int(np.prod(dims, dtype=np.int64)) * itemsize
+        total += size
+        largest = max(largest, (size, node.name, key))
     if total > PROTOBUF_LIMIT:
         raise errors.ResourceExhaustedError(
             f"the frozen graph would be at least {total} bytes, over protobuf's 2 GiB message limit "
-            f"({PROTOBUF_LIMIT} bytes); keep the variables outside the graph (a SavedModel) instead",
-            file=reader.path)
+            f"({PROTOBUF_LIMIT} bytes; the largest constant, variable {largest[1]!r}, is {largest[0]} bytes); "
+            "keep the variables outside the graph (a SavedModel) instead", file=reader.path, key=largest[2] or None)
 
 
 def frozen_graph_bytes(graph_def) -> bytes:
