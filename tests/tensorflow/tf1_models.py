@@ -82,3 +82,36 @@ def run(frozen_or_graph, feeds, outputs, prefix=None):
         with v1.Session(graph=g) as sess:
             if prefix: saver.restore(sess, prefix)
             return sess.run([o + ":0" for o in outputs], {k + ":0": v for k, v in feeds.items()})
+
+def _v1_control_flow(build):
+    """Build with TF1 control flow (Switch/Merge, Enter/Exit), as TensorFlow 1.x graphs have it."""
+    from tensorflow.python.ops import control_flow_util
+    saved = control_flow_util.ENABLE_CONTROL_FLOW_V2
+    control_flow_util.ENABLE_CONTROL_FLOW_V2 = False
+    try:
+        return build()
+    finally:
+        control_flow_util.ENABLE_CONTROL_FLOW_V2 = saved
+
+def cond_while(use_resource):
+    """A variable read in both branches of a tf.cond and inside a tf.while_loop."""
+    def build():
+        g = tf.Graph()
+        with g.as_default():
+            x = v1.placeholder(tf.float32, [3], name="x")
+            p = v1.placeholder(tf.bool, [], name="p")
+            w = v1.get_variable("w", [3], use_resource=use_resource)
+            c = tf.cond(p, lambda: x * w, lambda: x + w)
+            loop = v1.while_loop(lambda i, a: i < 3, lambda i, a: (i + 1, a * w), [0, c])[1]
+            tf.identity(loop, name="y")
+        return g
+    return _v1_control_flow(build), {"x": np.array([1, 2, 3], np.float32), "p": True}, ["y"]
+
+def resource_partitioned():
+    """A partitioned resource embedding: each piece read by ResourceGather."""
+    g = tf.Graph()
+    with g.as_default():
+        ids = v1.placeholder(tf.int64, [None], name="ids")
+        emb = v1.get_variable("emb", [10, 4], partitioner=v1.fixed_size_partitioner(3), use_resource=True)
+        tf.identity(tf.nn.embedding_lookup(emb, ids), name="y")
+    return g, {"ids": np.array([0, 3, 9, 4], np.int64)}, ["y"]
