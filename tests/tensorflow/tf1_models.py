@@ -31,6 +31,7 @@ def dense_conv_bn(use_resource):
 def partitioned():
     g = tf.Graph()
     with g.as_default():
+        v1.set_random_seed(1)  # graph-level seed: fixtures generate with op determinism on
         ids = v1.placeholder(tf.int64, [None], name="ids")
         emb = v1.get_variable("emb", [10, 4], partitioner=v1.fixed_size_partitioner(3))
         y = tf.identity(tf.nn.embedding_lookup(emb, ids), name="y")
@@ -39,6 +40,7 @@ def partitioned():
 def ema():
     g = tf.Graph()
     with g.as_default():
+        v1.set_random_seed(1)
         x = v1.placeholder(tf.float32, [None, 3], name="x")
         w = v1.get_variable("w", [3, 2])
         s = v1.get_variable("s", [], initializer=v1.constant_initializer(2.0))
@@ -98,6 +100,7 @@ def cond_while(use_resource):
     def build():
         g = tf.Graph()
         with g.as_default():
+            v1.set_random_seed(1)
             x = v1.placeholder(tf.float32, [3], name="x")
             p = v1.placeholder(tf.bool, [], name="p")
             w = v1.get_variable("w", [3], use_resource=use_resource)
@@ -111,6 +114,7 @@ def resource_partitioned():
     """A partitioned resource embedding: each piece read by ResourceGather."""
     g = tf.Graph()
     with g.as_default():
+        v1.set_random_seed(1)
         ids = v1.placeholder(tf.int64, [None], name="ids")
         emb = v1.get_variable("emb", [10, 4], partitioner=v1.fixed_size_partitioner(3), use_resource=True)
         tf.identity(tf.nn.embedding_lookup(emb, ids), name="y")
