@@ -245,7 +245,8 @@ def _variable_keys(meta_graph) -> dict:
     return keys
 
 
-def _read_value(reader, node, key: str, slice_spec: Optional[str]) -> np.ndarray:
+def _check_key(reader, node, key: str) -> None:
+    """Refuse a variable whose key the checkpoint lacks, or holds in another dtype."""
     from ..dtypes import as_dtype
 
     if not reader.has_tensor(key):
@@ -258,6 +259,10 @@ def _read_value(reader, node, key: str, slice_spec: Optional[str]) -> np.ndarray
         raise errors.InvalidArgumentError(
             f"variable {node.name!r} is {want.name} in the graph but {have.name} in the checkpoint",
             file=reader.path, key=key)
+
+
+def _read_value(reader, node, key: str, slice_spec: Optional[str]) -> np.ndarray:
+    _check_key(reader, node, key)
     if slice_spec is None:
         value = reader.get_tensor(key)
     else:
@@ -395,26 +400,29 @@ def freeze(checkpoint, graph, output_node_names: Iterable[str], *,
     reader = checkpoint if isinstance(checkpoint, CheckpointReader) else load_checkpoint(checkpoint)
     try:
         _check_size(sub, variables, keys, reader)
-        values = {}
+        for node in variables:  # every key and dtype checked before any value is read (FREEZE-12)
+            key, _ = keys.get(node.name, (node.name, None))
+            _check_key(reader, node, key)
+        consumers = _consumers(sub)
+        axis_nodes: list = []
+        # One value in memory at a time: each goes into its Const and is dropped (the graph's
+        # constants are the memory floor; benchmarks/freeze.py).
         for node in variables:
             key, slice_spec = keys.get(node.name, (node.name, None))
-            values[node.name] = _read_value(reader, node, key, slice_spec)
+            dtype = node.attr["dtype"].type
+            is_resource = node.op == "VarHandleOp"
+            tensor = make_tensor_proto(_read_value(reader, node, key, slice_spec), dtype)
+            name = node.name
+            node.Clear()
+            node.name = name
+            node.op = "Const"
+            node.attr["dtype"].type = dtype
+            node.attr["value"].tensor.CopyFrom(tensor)
+            del tensor
+            _follow(sub, consumers, name, dtype, axis_nodes, set(), is_resource)
     finally:
         if reader is not checkpoint:
             reader.close()
-    consumers = _consumers(sub)
-    axis_nodes: list = []
-    for node in variables:
-        dtype = node.attr["dtype"].type
-        is_resource = node.op == "VarHandleOp"
-        tensor = make_tensor_proto(values[node.name], dtype)
-        name = node.name
-        node.Clear()
-        node.name = name
-        node.op = "Const"
-        node.attr["dtype"].type = dtype
-        node.attr["value"].tensor.CopyFrom(tensor)
-        _follow(sub, consumers, name, dtype, axis_nodes, set(), is_resource)
     for axis in axis_nodes:
         if not any(n.name == axis.name for n in sub.node):
             sub.node.add().CopyFrom(axis)
