@@ -33,7 +33,10 @@ FROZEN_OPS = {
     "resource_cond_while": {"Switch", "Enter", "Merge"},
     "resource_partitioned_embedding": {"GatherV2"},
     "resource_dense_conv_bn": {"Identity"},
+    "partitioned_embedding": {"GatherV2", "ConcatV2"},
 }
+#: Which models hold reference variables (VariableV2), and which resource ones (VarHandleOp).
+REF_MODELS = {"ref_dense_conv_bn", "partitioned_embedding", "ema", "ref_cond_while"}
 
 
 @pytest.fixture(scope="module", params=sorted(MODELS))
@@ -52,6 +55,11 @@ def _tf_frozen(prefix, outputs, **options):
 @pytest.mark.spec("FREEZE-1", "FREEZE-2", "FREEZE-3", "FREEZE-4", "FREEZE-5", "FREEZE-6", "FREEZE-7", "FREEZE-8")
 def test_freeze_is_tensorflows_graph(model):
     prefix, _, outputs, name = model
+    with open(prefix + ".meta", "rb") as handle:
+        ops = {n.op for n in graph_pb2.GraphDef.FromString(
+            __import__("tfckpt").proto.meta_graph_pb2.MetaGraphDef.FromString(handle.read()).graph_def
+            .SerializeToString()).node}
+    assert ("VariableV2" in ops) == (name in REF_MODELS) and ("VarHandleOp" in ops) != (name in REF_MODELS)
     expected = _tf_frozen(prefix, outputs)
     ours = freeze(prefix, None, outputs)
     ops = {n.op for n in ours.node}

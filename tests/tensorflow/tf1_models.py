@@ -33,7 +33,7 @@ def partitioned():
     with g.as_default():
         v1.set_random_seed(1)  # graph-level seed: fixtures generate with op determinism on
         ids = v1.placeholder(tf.int64, [None], name="ids")
-        emb = v1.get_variable("emb", [10, 4], partitioner=v1.fixed_size_partitioner(3))
+        emb = v1.get_variable("emb", [10, 4], partitioner=v1.fixed_size_partitioner(3), use_resource=False)
         y = tf.identity(tf.nn.embedding_lookup(emb, ids), name="y")
     return g, {"ids": np.array([0, 3, 9, 4], np.int64)}, ["y"]
 
@@ -42,18 +42,24 @@ def ema():
     with g.as_default():
         v1.set_random_seed(1)
         x = v1.placeholder(tf.float32, [None, 3], name="x")
-        w = v1.get_variable("w", [3, 2])
-        s = v1.get_variable("s", [], initializer=v1.constant_initializer(2.0))
+        # Reference variables, as TF1 wrote them (TF 2.x's get_variable makes resource ones by default).
+        w = v1.get_variable("w", [3, 2], use_resource=False)
+        s = v1.get_variable("s", [], initializer=v1.constant_initializer(2.0), use_resource=False)
         y = tf.identity(tf.matmul(x, w) * s, name="y")
         e = v1.train.ExponentialMovingAverage(0.9)
         e.apply([w, s])
     return g, {"x": np.ones((2, 3), np.float32)}, ["y"]
 
+def initialize(sess):
+    """Variables first, then their moving averages (whose initialisers read the variables)."""
+    sess.run(v1.variables_initializer(v1.trainable_variables()))
+    sess.run(v1.global_variables_initializer())
+
 def freeze_tf(g, outputs, prefix):
     with g.as_default():
         saver = v1.train.Saver()
         with v1.Session(graph=g) as sess:
-            sess.run(v1.global_variables_initializer())
+            initialize(sess)
             saver.save(sess, prefix)
             gd = g.as_graph_def()
             frozen = v1.graph_util.convert_variables_to_constants(sess, gd, outputs)
