@@ -138,3 +138,154 @@ def test_command_line_writes_the_frozen_graph(prefix, tmp_path, capsys):
 
 def test_freeze_is_exported_lazily():
     assert tfckpt.freeze is freeze
+
+
+# -- refusals of point 3 of the freezing issue: each names the node or the key (FREEZE-9, FREEZE-12) ----------
+
+def _resource_graph():
+    """A resource variable read under TF1 control flow: Switch(handle, pred) -> ReadVariableOp."""
+    g = graph_pb2.GraphDef()
+    _node(g, "p", "Placeholder", dtype=types_pb2.DT_BOOL)
+    _node(g, "w", "VarHandleOp", dtype=types_pb2.DT_FLOAT)
+    _node(g, "s", "Switch", ["w", "p"], T=types_pb2.DT_RESOURCE)
+    _node(g, "r", "ReadVariableOp", ["s:1"], dtype=types_pb2.DT_FLOAT)
+    return g
+
+
+# spec: "FREEZE-6", "FREEZE-7"
+def test_switch_of_a_handle_is_retyped_and_its_read_becomes_identity(prefix):
+    g = _resource_graph()
+    g.node[2].attr["_output_shapes"].list.shape.add()
+    out = freeze(prefix, g, ["r"])
+    switch, read = out.node[2], out.node[3]
+    assert switch.op == "Switch" and switch.attr["T"].type == types_pb2.DT_FLOAT
+    assert "_output_shapes" not in switch.attr and list(switch.input) == ["w", "p"]
+    assert read.op == "Identity" and list(read.input) == ["s:1"] and read.attr["T"].type == types_pb2.DT_FLOAT
+
+
+# spec: "FREEZE-9"
+def test_merge_of_resource_handles_is_refused(prefix):
+    g = _resource_graph()
+    _node(g, "m", "Merge", ["s", "s:1"], T=types_pb2.DT_RESOURCE)
+    _node(g, "mr", "ReadVariableOp", ["m"], dtype=types_pb2.DT_FLOAT)
+    with pytest.raises(errors.UnimplementedError, match="'m' \\(Merge\\) uses variable 's'") as info:
+        freeze(prefix, g, ["mr"])
+    assert info.value.key == "m"
+
+
+# spec: "FREEZE-9"
+def test_merge_of_values_is_left_alone(prefix):
+    g = _graph()
+    _node(g, "m", "Merge", ["w/read", "x"], T=types_pb2.DT_FLOAT)
+    out = freeze(prefix, g, ["m"])
+    assert out.node[-1].op == "Merge" and out.node[-1].attr["T"].type == types_pb2.DT_FLOAT
+
+
+# spec: "FREEZE-9"
+def test_op_with_a_reference_input_is_refused(prefix):
+    g = _graph()
+    _node(g, "rs", "RefSwitch", ["w", "x"], T=types_pb2.DT_FLOAT)
+    with pytest.raises(errors.UnimplementedError, match="'rs' \\(RefSwitch\\)") as info:
+        freeze(prefix, g, ["rs"])
+    assert info.value.key == "rs"
+
+
+# spec: "FREEZE-9"
+@pytest.mark.parametrize("op", ["StatefulPartitionedCall", "If", "While"])
+def test_function_call_taking_a_handle_is_refused(prefix, op):
+    g = _resource_graph()
+    _node(g, "call", op, ["p", "w"])
+    with pytest.raises(errors.UnimplementedError, match=f"'call' \\({op}\\)"):
+        freeze(prefix, g, ["call"])
+
+
+# spec: "FREEZE-6"
+def test_variable_as_a_switch_predicate_is_refused(tmp_path):
+    p = tfckpt.save(str(tmp_path / "b"), {"flag": np.bool_(True)})
+    g = graph_pb2.GraphDef()
+    _node(g, "x", "Placeholder", dtype=types_pb2.DT_FLOAT)
+    _node(g, "flag", "VariableV2", dtype=types_pb2.DT_BOOL)
+    _node(g, "flag/read", "Identity", ["flag"], T=types_pb2.DT_BOOL)
+    _node(g, "s", "Switch", ["x", "flag/read"], T=types_pb2.DT_FLOAT)
+    with pytest.raises(errors.UnimplementedError, match="'s' \\(Switch\\).*input 1") as info:
+        freeze(p, g, ["s"])
+    assert info.value.key == "s"
+
+
+# spec: "FREEZE-12"
+def test_missing_output_names_the_node_and_lists_near_names(prefix):
+    with pytest.raises(errors.NotFoundError) as info:
+        freeze(prefix, _graph(), ["w/reed"])
+    assert info.value.key == "w/reed" and "near names: w/read" in str(info.value)
+
+
+# spec: "FREEZE-12"
+@pytest.mark.parametrize("outputs", [[], None])
+def test_no_outputs_is_refused(prefix, outputs):
+    with pytest.raises(errors.InvalidArgumentError, match="no output node"):
+        freeze(prefix, _graph(), outputs)
+
+
+# spec: "FREEZE-12"
+def test_input_naming_an_absent_node_is_refused(prefix):
+    g = _graph()
+    g.node[-1].input.append("^ghost")
+    with pytest.raises(errors.DataLossError, match="'ghost'") as info:
+        freeze(prefix, g, ["y"])
+    assert info.value.key == "ghost"
+
+
+# spec: "FREEZE-12"
+def test_missing_variable_lists_near_keys(tmp_path):
+    p = tfckpt.save(str(tmp_path / "c"), {"ww": np.zeros((2, 3), np.float32)})
+    with pytest.raises(errors.NotFoundError, match="near names: ww") as info:
+        freeze(p, _graph(), ["y"])
+    assert info.value.key == "w" and "'w' (VariableV2)" in str(info.value)
+
+
+# spec: "FREEZE-2"
+def test_tensor_name_output_is_taken_as_its_node(prefix):
+    assert freeze(prefix, _graph(), ["y:0"]) == freeze(prefix, _graph(), ["y"])
+
+
+# spec: "FREEZE-13"
+def test_old_variable_op_is_rewritten_like_variable_v2(prefix):
+    assert freeze(prefix, _graph("Variable"), ["y"]) == freeze(prefix, _graph(), ["y"])
+
+
+# spec: "FREEZE-10"
+def test_size_estimate_counts_constants_from_shapes_before_reading_any(tmp_path, monkeypatch):
+    """The estimate is the graph plus shape x itemsize of each constant, and no value is read."""
+    import tfckpt.graph.freeze as module
+    from tfckpt.checkpoint_reader import CheckpointReader
+
+    p = tfckpt.save(str(tmp_path / "big"), {"w": np.zeros((2, 3), np.float32)})
+    g = _graph()
+    kept = module.extract_sub_graph(g, ["y"]).ByteSize()
+    monkeypatch.setattr(CheckpointReader, "get_tensor", lambda *a, **k: pytest.fail("value read before the check"))
+    monkeypatch.setattr(module, "PROTOBUF_LIMIT", kept + 6 * 4 - 1)
+    with pytest.raises(errors.ResourceExhaustedError, match=f"at least {kept + 24} bytes.*2 GiB"):
+        freeze(p, g, ["y"])
+    monkeypatch.setattr(module, "PROTOBUF_LIMIT", kept + 6 * 4)
+    monkeypatch.undo()
+    assert freeze(p, g, ["y"]).node[1].op == "Const"
+
+
+# spec: "FREEZE-10"
+def test_size_estimate_of_a_partitioned_piece_uses_its_slice(tmp_path, monkeypatch):
+    import tfckpt.graph.freeze as module
+
+    class Reader:
+        path = "r"
+
+        def get_variable_to_shape_map(self):
+            return {"emb": [1 << 20, 1 << 10]}  # 4 GiB of float32 in full
+
+    g = graph_pb2.GraphDef()
+    node = _node(g, "emb/part_1", "VariableV2", dtype=types_pb2.DT_FLOAT)
+    keys = {"emb/part_1": ("emb", "1048576 1024 0,1024:-")}
+    module._check_size(g, [node], keys, Reader())  # 1024 x 1024 x 4 bytes: fits
+    keys = {"emb/part_1": ("emb", "1048576 1024 0,600000:-")}
+    with pytest.raises(errors.ResourceExhaustedError, match="variable 'emb/part_1', is 2457600000 bytes") as info:
+        module._check_size(g, [node], keys, Reader())
+    assert info.value.key == "emb"

@@ -24,6 +24,8 @@ its operations, on canonical descriptions (``description.py``)::
     manage(directory, series)       run a checkpoint series (CheckpointManager / TF1 Saver rotation) with
                                     given numbers and clock values -> the checkpoints after each save
     rewrite(src, dst, request)      a subset / renamed / EMA / optimizer-stripped copy (spec/rewrite.md)
+    freeze(graph, checkpoint, dst, request)
+                                    a .meta + checkpoint frozen into one GraphDef .pb (spec/freeze.md)
 
 It declares which operations it offers and which *feature tags* it supports
 (``dtype:bfloat16``, ``string``, ``sliced``, ``multi_shard``, ``v1`` ...; the
@@ -76,7 +78,8 @@ __all__ = [
 
 #: The operations an adapter may offer.
 OPERATIONS = ("read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint",
-              "merge", "update_state", "resolve", "read_meta_graph", "write_v1", "manage", "rewrite")
+              "merge", "update_state", "resolve", "read_meta_graph", "write_v1", "manage", "rewrite",
+              "freeze")
 
 #: Error categories an implementation may answer with (TensorFlow's status code names).
 CATEGORIES = (
@@ -420,6 +423,13 @@ class Adapter(abc.ABC):
         ``select``/``drop`` (exact keys, globs, ``re:<regex>``), ``rename`` (``[regex, replacement]``
         rules applied in turn), ``ema``, ``strip_optimizer``, ``dtype`` (``{"float32": "bfloat16"}``)."""
         raise Unsupported("rewrite")
+
+    def freeze(self, graph: str, checkpoint: str, dst: str, request: dict) -> None:
+        """Write at ``dst`` the GraphDef (deterministic serialisation, FREEZE-1) of the ``.meta`` file
+        ``graph`` with the variables of checkpoint prefix ``checkpoint`` as constants (spec/freeze.md):
+        ``outputs`` (node names), ``variable_names_whitelist``/``variable_names_blacklist``,
+        ``clear_devices``, as TensorFlow's ``convert_variables_to_constants`` after a restore."""
+        raise Unsupported("freeze")
 
     def close(self) -> None:
         """Release resources (stop a server process)."""

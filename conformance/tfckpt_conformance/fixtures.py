@@ -360,4 +360,5 @@ CASE_ARGUMENTS: dict[str, Callable[[FixtureSet], list[Case]]] = {
     "latest_invalid_case": FixtureSet.latest_invalid,
     "series_case": lambda fs: [c for c in fs.cases if c.kind == "series" and c.result == "valid"],
     "rewrite_case": lambda fs: [c for c in fs.cases if c.kind == "rewrite" and c.result == "valid"],
+    "freeze_case": lambda fs: [c for c in fs.cases if c.kind == "freeze" and c.result == "valid"],
 }

@@ -330,6 +330,10 @@ class SubprocessAdapter(Adapter):
     def rewrite(self, src: str, dst: str, request: dict) -> None:
         self._request({"op": "rewrite", "src": src, "dst": dst, "request": request})
 
+    def freeze(self, graph: str, checkpoint: str, dst: str, request: dict) -> None:
+        self._request({"op": "freeze", "graph": str(graph), "checkpoint": str(checkpoint), "dst": str(dst),
+                       "request": request})
+
     def resolve(self, location: str, query: KeyQuery) -> ResolvedKey:
         reply = self._request({"op": "resolve", "location": str(location), "query": query.to_json()})
         key, tensor_slice = reply.get("key"), reply.get("slice")

@@ -90,6 +90,9 @@ def handle(adapter: Adapter, request: dict) -> dict:
         if op == "rewrite":
             adapter.rewrite(request["src"], request["dst"], request["request"])
             return {"status": "ok"}
+        if op == "freeze":
+            adapter.freeze(request["graph"], request["checkpoint"], request["dst"], request["request"])
+            return {"status": "ok"}
         if op == "manage":
             return {"status": "ok", "after": adapter.manage(request["directory"], request["series"])}
         if op == "write_v1":

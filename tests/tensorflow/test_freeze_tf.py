@@ -21,7 +21,22 @@ MODELS = {
     "resource_dense_conv_bn": lambda: m.dense_conv_bn(True),
     "partitioned_embedding": m.partitioned,
     "ema": m.ema,
+    "ref_cond_while": lambda: m.cond_while(False),
+    "resource_cond_while": lambda: m.cond_while(True),
+    "resource_partitioned_embedding": m.resource_partitioned,
 }
+
+
+#: What each model's frozen graph must show, so that every rewrite rule is exercised (not just passed through).
+FROZEN_OPS = {
+    "ref_cond_while": {"Switch", "Enter", "Merge"},
+    "resource_cond_while": {"Switch", "Enter", "Merge"},
+    "resource_partitioned_embedding": {"GatherV2"},
+    "resource_dense_conv_bn": {"Identity"},
+    "partitioned_embedding": {"GatherV2", "ConcatV2"},
+}
+#: Which models hold reference variables (VariableV2), and which resource ones (VarHandleOp).
+REF_MODELS = {"ref_dense_conv_bn", "partitioned_embedding", "ema", "ref_cond_while"}
 
 
 @pytest.fixture(scope="module", params=sorted(MODELS))
@@ -29,7 +44,7 @@ def model(request, tmp_path_factory):
     graph, feeds, outputs = MODELS[request.param]()
     prefix = str(tmp_path_factory.mktemp(request.param) / "model.ckpt")
     m.freeze_tf(graph, outputs, prefix)
-    return prefix, feeds, outputs
+    return prefix, feeds, outputs, request.param
 
 
 def _tf_frozen(prefix, outputs, **options):
@@ -39,15 +54,23 @@ def _tf_frozen(prefix, outputs, **options):
 
 @pytest.mark.spec("FREEZE-1", "FREEZE-2", "FREEZE-3", "FREEZE-4", "FREEZE-5", "FREEZE-6", "FREEZE-7", "FREEZE-8")
 def test_freeze_is_tensorflows_graph(model):
-    prefix, _, outputs = model
+    prefix, _, outputs, name = model
+    with open(prefix + ".meta", "rb") as handle:
+        ops = {n.op for n in graph_pb2.GraphDef.FromString(
+            __import__("tfckpt").proto.meta_graph_pb2.MetaGraphDef.FromString(handle.read()).graph_def
+            .SerializeToString()).node}
+    assert ("VariableV2" in ops) == (name in REF_MODELS) and ("VarHandleOp" in ops) != (name in REF_MODELS)
     expected = _tf_frozen(prefix, outputs)
     ours = freeze(prefix, None, outputs)
+    ops = {n.op for n in ours.node}
+    assert FROZEN_OPS.get(name, set()) <= ops
+    assert not ops & {"VariableV2", "VarHandleOp", "ReadVariableOp", "ResourceGather", "Assign", "RestoreV2"}
     assert ours == expected
     assert frozen_graph_bytes(ours) == expected.SerializeToString(deterministic=True)
 
 
 def test_frozen_graph_computes_what_the_checkpoint_does(model):
-    prefix, feeds, outputs = model
+    prefix, feeds, outputs, _ = model
     want = m.run(None, feeds, outputs, prefix=prefix)
     frozen = freeze(prefix, prefix + ".meta", outputs)
     import tensorflow as tf

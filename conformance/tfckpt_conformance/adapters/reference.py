@@ -61,7 +61,8 @@ class ReferenceAdapter(Adapter):
     version = getattr(tfckpt, "__version__", "")
     operations = frozenset(
         {"read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint",
-         "merge", "update_state", "resolve", "read_meta_graph", "write_v1", "manage", "rewrite"}
+         "merge", "update_state", "resolve", "read_meta_graph", "write_v1", "manage", "rewrite",
+         "freeze"}
     )
     features = frozenset(
         {
@@ -186,6 +187,16 @@ class ReferenceAdapter(Adapter):
                            rename=[tuple(r) for r in request["rename"]] if request.get("rename") else None,
                            ema=bool(request.get("ema")), strip_optimizer=bool(request.get("strip_optimizer")),
                            dtype=request.get("dtype"))
+
+    def freeze(self, graph: str, checkpoint: str, dst: str, request: dict) -> None:
+        from tfckpt.graph.freeze import write_frozen_graph
+
+        with _rejections():
+            frozen = tfckpt.freeze(checkpoint, graph, request["outputs"],
+                                   variable_names_whitelist=request.get("variable_names_whitelist"),
+                                   variable_names_blacklist=request.get("variable_names_blacklist"),
+                                   clear_devices=bool(request.get("clear_devices")))
+            write_frozen_graph(dst, frozen)
 
     def resolve(self, location: str, query: KeyQuery) -> ResolvedKey:
         with _rejections():

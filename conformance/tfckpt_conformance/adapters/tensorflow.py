@@ -142,7 +142,8 @@ class TensorFlowAdapter(Adapter):
     version = tf.__version__
     operations = frozenset(
         {"read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint",
-         "merge", "update_state", "resolve", "read_meta_graph", "write_v1", "manage"}
+         "merge", "update_state", "resolve", "read_meta_graph", "write_v1", "manage",
+         "freeze"}
     )
     features = frozenset(
         {"dtype:*", "string", "sliced", "multi_shard", "object_graph", "v1", "state_file", "big_endian",
@@ -327,6 +328,27 @@ class TensorFlowAdapter(Adapter):
         with _OpErrors():
             tf.raw_ops.Save(filename=path, tensor_names=[t.key for t in description.tensors],
                             data=[_to_tensor(t) for t in description.tensors])
+
+    def freeze(self, graph: str, checkpoint: str, dst: str, request: dict) -> None:
+        """What freeze_graph.py does: the .meta's graph_def, the checkpoint restored by its saver, then
+        convert_variables_to_constants; written in the deterministic serialisation (FREEZE-1)."""
+        clear = bool(request.get("clear_devices"))
+        with _OpErrors():
+            meta = tf_meta_graph.read_meta_graph_file(graph)
+            graph_def = meta.graph_def
+            if clear:
+                for node in graph_def.node:
+                    node.device = ""
+            with tf.Graph().as_default() as g:
+                saver = tf.compat.v1.train.import_meta_graph(meta, clear_devices=clear)
+                with tf.compat.v1.Session(graph=g) as sess:
+                    saver.restore(sess, checkpoint)
+                    frozen = tf.compat.v1.graph_util.convert_variables_to_constants(
+                        sess, graph_def, request["outputs"],
+                        variable_names_whitelist=request.get("variable_names_whitelist"),
+                        variable_names_blacklist=request.get("variable_names_blacklist"))
+            with open(dst, "wb") as handle:
+                handle.write(frozen.SerializeToString(deterministic=True))
 
     @staticmethod
     def _meta_graph_def(location: str):

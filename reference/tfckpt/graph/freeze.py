@@ -77,7 +77,10 @@ VARIABLE_OPS = ("VariableV2", "Variable", "VarHandleOp")
 PASS_THROUGH_OPS = ("Enter", "Exit", "Identity", "NextIteration", "Switch", "_SwitchN")
 #: Ops taking a reference-typed input: after freezing they would write into a constant.
 _REF_MUTATING_PREFIXES = ("Assign", "Scatter", "Apply", "SparseApply", "ResourceApply", "CountUpTo",
-                          "IsVariableInitialized", "DestroyTemporaryVariable", "Variable", "VarHandleOp")
+                          "IsVariableInitialized", "DestroyTemporaryVariable", "Variable", "VarHandleOp",
+                          "Ref")
+#: ``DT_RESOURCE``: a ``Merge`` of handles cannot be frozen (FREEZE-9).
+_DT_RESOURCE = 20
 #: Ops calling functions: TensorFlow rewrites the function bodies; this freezer refuses them (FREEZE-9).
 _FUNCTION_CALL_OPS = ("If", "StatelessIf", "While", "StatelessWhile", "Case", "PartitionedCall",
                       "StatefulPartitionedCall")
@@ -139,7 +142,9 @@ def _near_names(name: str, names) -> str:
 
 def output_node_names_of(names: Iterable[str], graph_def) -> list:
     """The output node names, each checked to exist (a tensor name ``y:0`` is taken as its node ``y``)."""
-    if isinstance(names, str):
+    if names is None:
+        names = []
+    elif isinstance(names, str):
         names = [names]
     present = {n.name for n in graph_def.node}
     out = []
@@ -240,7 +245,8 @@ def _variable_keys(meta_graph) -> dict:
     return keys
 
 
-def _read_value(reader, node, key: str, slice_spec: Optional[str]) -> np.ndarray:
+def _check_key(reader, node, key: str) -> None:
+    """Refuse a variable whose key the checkpoint lacks, or holds in another dtype."""
     from ..dtypes import as_dtype
 
     if not reader.has_tensor(key):
@@ -253,6 +259,10 @@ def _read_value(reader, node, key: str, slice_spec: Optional[str]) -> np.ndarray
         raise errors.InvalidArgumentError(
             f"variable {node.name!r} is {want.name} in the graph but {have.name} in the checkpoint",
             file=reader.path, key=key)
+
+
+def _read_value(reader, node, key: str, slice_spec: Optional[str]) -> np.ndarray:
+    _check_key(reader, node, key)
     if slice_spec is None:
         value = reader.get_tensor(key)
     else:
@@ -325,7 +335,7 @@ def _follow(graph, consumers, variable, dtype: int, axis_nodes: list, seen: set,
         elif op == "ResourceGatherNd" and position == 0:
             _replace(node, "GatherNd", [node.input[0], node.input[1]],
                      {"Tparams": node.attr["dtype"], "Tindices": node.attr["Tindices"]})
-        elif op == "Merge":
+        elif op == "Merge" and node.attr["T"].type != _DT_RESOURCE:
             continue  # TensorFlow's converter stops here too; Merge's T is the value type already.
         elif resource or op.startswith(_REF_MUTATING_PREFIXES) or op in _FUNCTION_CALL_OPS:
             raise errors.UnimplementedError(
@@ -390,26 +400,29 @@ def freeze(checkpoint, graph, output_node_names: Iterable[str], *,
     reader = checkpoint if isinstance(checkpoint, CheckpointReader) else load_checkpoint(checkpoint)
     try:
         _check_size(sub, variables, keys, reader)
-        values = {}
+        for node in variables:  # every key and dtype checked before any value is read (FREEZE-12)
+            key, _ = keys.get(node.name, (node.name, None))
+            _check_key(reader, node, key)
+        consumers = _consumers(sub)
+        axis_nodes: list = []
+        # One value in memory at a time: each goes into its Const and is dropped (the graph's
+        # constants are the memory floor; benchmarks/freeze.py).
         for node in variables:
             key, slice_spec = keys.get(node.name, (node.name, None))
-            values[node.name] = _read_value(reader, node, key, slice_spec)
+            dtype = node.attr["dtype"].type
+            is_resource = node.op == "VarHandleOp"
+            tensor = make_tensor_proto(_read_value(reader, node, key, slice_spec), dtype)
+            name = node.name
+            node.Clear()
+            node.name = name
+            node.op = "Const"
+            node.attr["dtype"].type = dtype
+            node.attr["value"].tensor.CopyFrom(tensor)
+            del tensor
+            _follow(sub, consumers, name, dtype, axis_nodes, set(), is_resource)
     finally:
         if reader is not checkpoint:
             reader.close()
-    consumers = _consumers(sub)
-    axis_nodes: list = []
-    for node in variables:
-        dtype = node.attr["dtype"].type
-        is_resource = node.op == "VarHandleOp"
-        tensor = make_tensor_proto(values[node.name], dtype)
-        name = node.name
-        node.Clear()
-        node.name = name
-        node.op = "Const"
-        node.attr["dtype"].type = dtype
-        node.attr["value"].tensor.CopyFrom(tensor)
-        _follow(sub, consumers, name, dtype, axis_nodes, set(), is_resource)
     for axis in axis_nodes:
         if not any(n.name == axis.name for n in sub.node):
             sub.node.add().CopyFrom(axis)
@@ -421,6 +434,7 @@ def _check_size(graph_def, variables, keys, reader) -> None:
     from ..dtypes import as_dtype
 
     total = graph_def.ByteSize()
+    largest = (0, "", "")
     shapes = reader.get_variable_to_shape_map()
     for node in variables:
         key, slice_spec = keys.get(node.name, (node.name, None))
@@ -431,12 +445,14 @@ def _check_size(graph_def, variables, keys, reader) -> None:
             dims = [int(p.split(",")[1]) if p != "-" else d
                     for p, d in zip(slice_spec.split(" ")[-1].split(":"), dims)]
         itemsize = as_dtype(node.attr["dtype"].type).itemsize or 0
-        total += int(np.prod(dims, dtype=np.int64)) * itemsize
+        size = int(np.prod(dims, dtype=np.int64)) * itemsize
+        total += size
+        largest = max(largest, (size, node.name, key))
     if total > PROTOBUF_LIMIT:
         raise errors.ResourceExhaustedError(
             f"the frozen graph would be at least {total} bytes, over protobuf's 2 GiB message limit "
-            f"({PROTOBUF_LIMIT} bytes); keep the variables outside the graph (a SavedModel) instead",
-            file=reader.path)
+            f"({PROTOBUF_LIMIT} bytes; the largest constant, variable {largest[1]!r}, is {largest[0]} bytes); "
+            "keep the variables outside the graph (a SavedModel) instead", file=reader.path, key=largest[2] or None)
 
 
 def frozen_graph_bytes(graph_def) -> bytes:
