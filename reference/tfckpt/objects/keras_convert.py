@@ -7,9 +7,9 @@ layers by class (``layers/dense_1/vars/0``, groups listed alphabetically, so the
 order of ``model.layers`` is lost), a checkpoint by position
 (``model/_functional/_operations/2/_kernel``).  The user gives the bridge, the
 model's architecture as a porting user knows it: one :class:`KerasLayer` per
-entry of the model's ``_operations`` (``model.layers``, with a Sequential
-model's InputLayer first, as :func:`tfckpt.objects.keras.model_tree` takes
-them), each with its Keras class name and its weight paths
+entry of ``model.layers`` (a Sequential model's InputLayer, which
+``model.layers`` omits but the checkpoint's ``_operations/0`` holds, is implied;
+a mapping with the same fields is accepted too), each with its Keras class name and its weight paths
 (``model.weights[i].path``) in ``layer.weights`` order; for a subclassed model,
 one per layer attribute, with the attribute name.  Weightless layers (InputLayer,
 Flatten) are entries with no weights: they shift positions.
@@ -44,7 +44,7 @@ from typing import Optional, Sequence, Union
 
 from .. import errors
 from . import keras, object_graph
-from .keras_h5 import load_weights_file, require_h5py
+from .keras_h5 import load_keras_weights, require_h5py
 
 __all__ = ["KerasLayer", "h5_layout", "checkpoint_to_weights_h5", "weights_h5_to_checkpoint"]
 
@@ -78,6 +78,16 @@ def _check_kind(kind: str) -> None:
         raise errors.InvalidArgumentError(f"model kind {kind!r}: expected sequential, functional or subclassed")
 
 
+def operations(layers: Sequence[KerasLayer], kind: str) -> list[KerasLayer]:
+    """``layers`` as the model's ``_operations``: a Sequential model's InputLayer, which
+    ``model.layers`` leaves out, is put first when missing (KERAS-H5 note in spec/keras.md)."""
+    _check_kind(kind)
+    layers = [layer if isinstance(layer, KerasLayer) else KerasLayer(**layer) for layer in layers]
+    if kind == "sequential" and (not layers or layers[0].class_name != "InputLayer"):
+        layers.insert(0, KerasLayer("InputLayer"))
+    return layers
+
+
 def _groups(layers: Sequence[KerasLayer], kind: str) -> list[Optional[str]]:
     """Each layer's h5 group (None: the layer has none)."""
     _check_kind(kind)
@@ -105,6 +115,7 @@ def _groups(layers: Sequence[KerasLayer], kind: str) -> list[Optional[str]]:
 def h5_layout(layers: Sequence[KerasLayer], kind: str = "sequential") -> list[tuple[str, str]]:
     """``(weight path, h5 dataset path)`` of every weight, in ``model.weights`` order."""
     out: list[tuple[str, str]] = []
+    layers = operations(layers, kind)
     for layer, group in zip(layers, _groups(layers, kind)):
         own = cell = 0
         for path in layer.weights:
@@ -146,6 +157,7 @@ def checkpoint_to_weights_h5(checkpoint: PathLike, out: PathLike, layers: Sequen
     from . import keys
 
     checkpoint, out = os.fspath(checkpoint), os.fspath(out)
+    layers = operations(layers, kind)
     layout = h5_layout(layers, kind)
     prefix = resolve_checkpoint_path(checkpoint)
     graph = keys._checkpoint_graph(prefix)
@@ -182,8 +194,9 @@ def weights_h5_to_checkpoint(weights: PathLike, out: PathLike, layers: Sequence[
     ``tf.train.Checkpoint(model=model).read(out)`` restores; returns the prefix."""
     from .writer import save_objects
 
+    layers = operations(layers, kind)
     layout = dict(h5_layout(layers, kind))
-    with load_weights_file(weights) as reader:
+    with load_keras_weights(weights) as reader:
         built = []
         for layer in layers:
             pairs = []

@@ -51,7 +51,7 @@ import numpy as np
 
 from .. import errors
 
-__all__ = ["KerasWeightsReader", "load_weights_file", "require_h5py", "DEFLATE_MAX_RATIO"]
+__all__ = ["KerasWeightsReader", "load_keras_weights", "require_h5py", "DEFLATE_MAX_RATIO"]
 
 #: Deflate's largest expansion (as in :mod:`tfckpt.jobs.foreign`).
 DEFLATE_MAX_RATIO = 1032
@@ -78,7 +78,7 @@ def _damaged(exc: BaseException, file: str, key: Optional[str] = None) -> errors
 class KerasWeightsReader:
     """The datasets of a Keras 3 weights file, by HDF5 path (``layers/dense/vars/0``).
 
-    Use :func:`load_weights_file`.  ``path`` names the file in messages; ``size`` is
+    Use :func:`load_keras_weights`.  ``path`` names the file in messages; ``size`` is
     the byte count that bounds every dataset.
     """
 
@@ -271,7 +271,7 @@ def _archive_member(path: str) -> tuple[io.BytesIO, int]:
     return io.BytesIO(data), len(data)
 
 
-def load_weights_file(path: Union[str, "os.PathLike[str]"]) -> KerasWeightsReader:
+def load_keras_weights(path: Union[str, "os.PathLike[str]"]) -> KerasWeightsReader:
     """A reader of a Keras ``.weights.h5`` file, or of the weights in a ``.keras`` archive (by its first bytes)."""
     path = os.fspath(path)
     require_h5py()
