@@ -20,6 +20,7 @@ import pytest
 h5py = pytest.importorskip("h5py")
 
 import tfckpt  # noqa: E402
+from test_foreign_inputs import _zip  # noqa: E402 - the archive is told by its bytes, not its name
 from tfckpt import errors  # noqa: E402
 from tfckpt.objects import keras  # noqa: E402
 from tfckpt.objects.keras_convert import (KerasLayer, checkpoint_to_weights_h5, h5_layout, snake_case,  # noqa: E402
@@ -222,22 +223,14 @@ def test_not_hdf5_is_data_loss(tmp_path):
         load_keras_weights(path)
 
 
-def _archive(tmp_path, members: dict, compression=zipfile.ZIP_STORED) -> str:
-    path = str(tmp_path / "m.keras")
-    with zipfile.ZipFile(path, "w", compression=compression) as z:
-        for name, data in members.items():
-            z.writestr(name, data)
-    return path
-
-
 def test_archive_without_weights_lists_its_members(tmp_path):
-    path = _archive(tmp_path, {"config.json": "{}"})
+    path = _zip(tmp_path, {"config.json": "{}"})
     with pytest.raises(errors.NotFoundError, match="config.json"):
         load_keras_weights(path)
 
 
 def test_archive_member_claiming_more_than_deflate_can_expand_is_refused(tmp_path):
-    path = _archive(tmp_path, {"model.weights.h5": b"\0" * 100}, zipfile.ZIP_DEFLATED)
+    path = _zip(tmp_path, {"model.weights.h5": b"\0" * 100}, zipfile.ZIP_DEFLATED)
     data = bytearray(open_bytes(path))
     # central directory entry: uncompressed size at offset 24 of the "PK\1\2" record
     cd = data.rindex(b"PK\x01\x02")
@@ -248,7 +241,7 @@ def test_archive_member_claiming_more_than_deflate_can_expand_is_refused(tmp_pat
 
 
 def test_damaged_archive_is_data_loss(tmp_path):
-    path = _archive(tmp_path, {"model.weights.h5": b"\x89HDF\r\n\x1a\n" + b"\0" * 64})
+    path = _zip(tmp_path, {"model.weights.h5": b"\x89HDF\r\n\x1a\n" + b"\0" * 64})
     data = bytearray(open_bytes(path))
     data[40] ^= 0xFF  # inside the member: its CRC-32 no longer matches
     write_bytes(path, bytes(data))
