@@ -306,3 +306,51 @@ def test_weights_h5_missing_a_dataset_names_it(tmp_path):
     with pytest.raises(errors.NotFoundError, match="layers/dense_1/vars/1"):
         weights_h5_to_checkpoint(path, str(tmp_path / "c" / "ckpt"), SEQ_LAYERS)
     assert not os.path.exists(tmp_path / "c")
+
+
+# -- load_checkpoint handed a Keras file ------------------------------------------------------------------
+
+def test_load_checkpoint_given_weights_h5_says_what_it_is_and_what_to_call(tmp_path):
+    path = _h5(tmp_path / "m.weights.h5", SEQ)
+    with pytest.raises(errors.DataLossError) as info:
+        tfckpt.load_checkpoint(path)
+    text = str(info.value)
+    assert "HDF5 file" in text and "tfckpt.load_keras_weights" in text and "tfckpt[keras]" in text
+
+
+def test_load_checkpoint_given_keras_archive_says_it_is_one(tmp_path):
+    """A .keras archive (metadata.json first, as Keras writes it: KH5-7) is named as such, not as any zip."""
+    path = _zip(tmp_path, {"metadata.json": "{}", "config.json": "{}", "model.weights.h5": b""})
+    with pytest.raises(errors.DataLossError) as info:
+        tfckpt.load_checkpoint(path)
+    assert "Keras 3 .keras archive" in str(info.value) and "load_keras_weights" in str(info.value)
+
+
+def test_convert_reads_weights_h5_as_dataset_paths_and_needs_layers_for_keras_output(tmp_path):
+    from tfckpt.jobs.convert import convert
+
+    path = _h5(tmp_path / "m.weights.h5", SEQ)
+    assert convert(path, str(tmp_path / "m.npz")) == list(SEQ)
+    with np.load(tmp_path / "m.npz") as npz:
+        assert np.array_equal(npz["layers/dense/vars/0"], SEQ["layers/dense/vars/0"])
+    with pytest.raises(errors.InvalidArgumentError, match="--keras-layers"):
+        convert(str(tmp_path / "m.npz"), str(tmp_path / "x.weights.h5"))
+
+
+def test_cli_convert_both_ways_with_a_layers_file(tmp_path):
+    import json
+
+    from tfckpt.cli.main import main
+
+    path = _h5(tmp_path / "m.weights.h5", SEQ)
+    layers = tmp_path / "layers.json"
+    layers.write_text(json.dumps([{"class_name": l.class_name, "weights": list(l.weights)} for l in SEQ_LAYERS]))
+    prefix = str(tmp_path / "ck" / "ckpt")
+    assert main(["convert", path, prefix, "--keras-layers", str(layers), "--quiet"]) == 0
+    with tfckpt.load_checkpoint(prefix) as reader:
+        key = "model/_functional/_operations/2/_kernel/.ATTRIBUTES/VARIABLE_VALUE"
+        assert np.array_equal(reader.get_tensor(key), SEQ["layers/dense_1/vars/0"])
+    back = str(tmp_path / "back.weights.h5")
+    assert main(["convert", prefix, back, "--keras-layers", str(layers), "--quiet"]) == 0
+    with load_keras_weights(back) as reader:
+        assert all(np.array_equal(reader.get_tensor(k), v) for k, v in SEQ.items())

@@ -50,6 +50,8 @@ _EXPORTS = {
     **dict.fromkeys(["rewrite", "load_variables"], "tfckpt.jobs.rewrite"),
     "freeze": "tfckpt.graph.freeze",
     "save_objects": "tfckpt.objects.writer",
+    "load_keras_weights": "tfckpt.objects.keras_h5",
+    **dict.fromkeys(["KerasLayer", "checkpoint_to_weights_h5", "weights_h5_to_checkpoint"], "tfckpt.objects.keras_convert"),
 }
 
 __version__ = "0.1.0"
@@ -106,4 +108,8 @@ __all__ = [
     "save_sharded",
     "update_checkpoint_state",
     "write_v1",
+    "load_keras_weights",
+    "KerasLayer",
+    "checkpoint_to_weights_h5",
+    "weights_h5_to_checkpoint",
 ]

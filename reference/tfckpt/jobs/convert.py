@@ -30,6 +30,12 @@ selection in memory.  Reading safetensors goes through the library's
 ``deserialize`` (the whole file in memory); ``.npz`` members load one at a time.
 Both inputs are read by :mod:`tfckpt.jobs.foreign`, which holds them to the
 checkpoint readers' contract (tfckpt errors only, allocations the bytes justify).
+
+Keras 3 weight files (``src`` ending in ``.h5``, ``.hdf5`` or ``.keras``) are read by
+:mod:`tfckpt.objects.keras_h5`, keys being the HDF5 dataset paths
+(``layers/dense/vars/0``).  Given the model's layers (``keras_layers``), the conversion
+is structural instead (:mod:`tfckpt.objects.keras_convert`): ``.weights.h5`` to the
+object-based checkpoint Keras restores, or a checkpoint to ``OUT.weights.h5``.
 """
 
 from __future__ import annotations
@@ -65,9 +71,19 @@ def _renamed(name: str, rename: Sequence[tuple[str, str]]) -> str:
     return name
 
 
+#: Names read as Keras 3 weight files (tfckpt.objects.keras_h5): dataset paths as keys.
+KERAS_SUFFIXES = (".h5", ".hdf5", ".keras")
+
+
 def _read(src: str) -> Iterator[tuple[str, np.ndarray]]:
     """(key, array) pairs of ``src``, one at a time where the format allows."""
-    if src.endswith(".safetensors"):
+    if src.endswith(KERAS_SUFFIXES):
+        from ..objects.keras_h5 import load_keras_weights
+
+        with load_keras_weights(src) as reader:
+            for name in reader.keys():
+                yield name, reader.get_tensor(name)
+    elif src.endswith(".safetensors"):
         from .foreign import read_safetensors
 
         yield from read_safetensors(src, _FROM_SAFETENSORS)
@@ -113,9 +129,20 @@ def convert(
     rename: Sequence[tuple[str, str]] = (),
     fmt: Optional[str] = None,
     on_tensor=None,
+    keras_layers=None,
+    keras_kind: str = "sequential",
+    keras_name: Optional[str] = None,
 ) -> list[str]:
-    """Convert ``src`` to ``out`` (formats from the names, see the module docstring); returns the keys written."""
+    """Convert ``src`` to ``out`` (formats from the names, see the module docstring); returns the keys written.
+
+    ``keras_layers`` (one :class:`tfckpt.objects.keras_convert.KerasLayer` or mapping per layer of
+    ``model.layers``) makes it a Keras conversion: a ``.weights.h5``/``.keras`` ``src`` becomes the
+    object-based checkpoint ``tf.train.Checkpoint(model=model)`` restores, and a checkpoint ``src``
+    with ``out`` ending in ``.h5`` the ``.weights.h5`` that ``model.load_weights`` accepts.
+    """
     src, out = os.fspath(src), os.fspath(out)
+    if keras_layers is not None or out.endswith(KERAS_SUFFIXES):
+        return _convert_keras(src, out, keras_layers, keras_kind, keras_name, bool(select or rename))
     select = list(select or ())
     fmt = fmt or (
         "safetensors" if out.endswith(".safetensors") else "npz" if out.endswith(".npz")
@@ -156,6 +183,23 @@ def convert(
     else:
         raise errors.InvalidArgumentError(f"unknown output format {fmt!r}", file=out)
     return written
+
+
+def _convert_keras(src, out, layers, kind, name, filtered) -> list[str]:
+    from ..objects import keras_convert
+
+    if layers is None:
+        raise errors.InvalidArgumentError(
+            "writing a .weights.h5 needs the model's layers (--keras-layers FILE.json: one "
+            '{"class_name": ..., "weights": [weight paths]} per layer of model.layers)', file=out)
+    if filtered:
+        raise errors.InvalidArgumentError("--select/--rename do not apply to a Keras conversion", file=out)
+    if src.endswith(KERAS_SUFFIXES):
+        if out.endswith(KERAS_SUFFIXES):
+            raise errors.InvalidArgumentError("a Keras conversion goes to or from a checkpoint prefix", file=out)
+        keras_convert.weights_h5_to_checkpoint(src, out, layers, kind=kind, name=name)
+        return [path for path, _ in keras_convert.h5_layout(layers, kind)]
+    return keras_convert.checkpoint_to_weights_h5(src, out, layers, kind=kind, name=name)
 
 
 def _publish(final: str, write) -> None:
