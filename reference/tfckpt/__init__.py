@@ -51,6 +51,8 @@ _EXPORTS = {
     "freeze": "tfckpt.graph.freeze",
     "save_objects": "tfckpt.objects.writer",
     "load_graph": "tfckpt.graph.inspect",
+    "load_keras_weights": "tfckpt.objects.keras_h5",
+    **dict.fromkeys(["KerasLayer", "checkpoint_to_weights_h5", "weights_h5_to_checkpoint"], "tfckpt.objects.keras_convert"),
 }
 
 __version__ = "0.1.0"
@@ -108,4 +110,8 @@ __all__ = [
     "update_checkpoint_state",
     "write_v1",
     "load_graph",
+    "load_keras_weights",
+    "KerasLayer",
+    "checkpoint_to_weights_h5",
+    "weights_h5_to_checkpoint",
 ]

@@ -13,6 +13,7 @@ error to report, so a valid checkpoint never pays for it.
 Signatures recognised (first bytes of the file)::
 
     HDF5           89 48 44 46 0d 0a 1a 0a       "\\x89HDF\\r\\n\\x1a\\n"
+    .keras         a zip whose first member is metadata.json, config.json or model.weights.h5
     zip            50 4b 03 04 (or 05 06 empty)  "PK\\x03\\x04"
     gzip           1f 8b
     tar (POSIX)    "ustar" at offset 257
@@ -31,12 +32,28 @@ __all__ = ["hint", "identify", "SIGNATURES", "HEAD_SIZE"]
 #: How many leading bytes :func:`identify` needs.
 HEAD_SIZE = 512
 
+#: The members a Keras 3 ``.keras`` archive holds (metadata.json first, as Keras 3.15.1 writes it).
+_KERAS_MEMBERS = (b"metadata.json", b"config.json", b"model.weights.h5")
+
+
+def _first_zip_member(head: bytes) -> bytes:
+    """The name in a zip's first local file header (u16 name length at offset 26, name at 30)."""
+    if head[:4] != b"PK\x03\x04" or len(head) < 30:
+        return b""
+    n = int.from_bytes(head[26:28], "little")
+    return head[30 : 30 + n]
+
+
 #: (name, test on the head bytes, advice) -- tried in order.
 SIGNATURES: list[tuple[str, Callable[[bytes], bool], str]] = [
     ("a Git LFS pointer file", lambda h: h.startswith(b"version https://git-lfs"),
      "fetch the real content (git lfs pull) and try again"),
     ("an HDF5 file (e.g. a Keras .h5/.weights.h5)", lambda h: h.startswith(b"\x89HDF\r\n\x1a\n"),
-     "this is not a TensorFlow checkpoint; read it with h5py or Keras"),
+     "this is not a TensorFlow checkpoint; read a Keras 3 weights file with tfckpt.load_keras_weights(path) (h5py, "
+     "pip install 'tfckpt[keras]'), or convert it: tfckpt convert FILE PREFIX --keras-layers LAYERS.json"),
+    ("a Keras 3 .keras archive", lambda h: _first_zip_member(h) in _KERAS_MEMBERS,
+     "read its weights with tfckpt.load_keras_weights(path) (pip install 'tfckpt[keras]'), or convert them: "
+     "tfckpt convert FILE.keras PREFIX --keras-layers LAYERS.json"),
     ("a zip archive (e.g. a .keras file or a zipped checkpoint)", lambda h: h[:4] in (b"PK\x03\x04", b"PK\x05\x06"),
      "unzip it and pass the checkpoint prefix inside (the name before .index)"),
     ("a gzip file", lambda h: h.startswith(b"\x1f\x8b"),

@@ -124,6 +124,9 @@ def seed() -> None:
             safetensors = _safetensors_seed(os.path.join(d, "arrays.npz"))
             if safetensors:
                 wanted["safetensors_input"].append((case["id"], safetensors))
+            weights = _weights_h5_seed(os.path.join(d, "arrays.npz"))
+            if weights:
+                wanted["weights_h5"].append((case["id"], weights))
         if "object_graph" in case["tags"] and prefix + ".index" in files:
             import tfckpt
             from tfckpt.objects import object_graph as og
@@ -152,6 +155,24 @@ def _safetensors_seed(npz_path: str) -> bytes:
         arrays = {k: archive[k] for k in archive.files if archive[k].dtype.kind in "biufc"
                   and archive[k].dtype.name != "complex128"}
     return save(arrays) if arrays else b""
+
+
+def _weights_h5_seed(npz_path: str) -> bytes:
+    """The numeric arrays of a fixture's ``arrays.npz`` as a ``.weights.h5`` in Keras's layout
+    (``/vars`` named, one ``layers/<n>/vars/0`` per array), written by h5py."""
+    import io
+
+    import h5py
+    import numpy as np
+
+    buffer = io.BytesIO()
+    with np.load(npz_path, allow_pickle=False) as archive, h5py.File(buffer, "w", libver="latest") as f:
+        f.create_group("vars").attrs["name"] = "sequential"
+        arrays = [archive[k] for k in archive.files if archive[k].dtype.kind in "biuf"]
+        for i, value in enumerate(arrays[:3]):
+            f.create_group(f"layers/dense_{i}/vars").attrs["name"] = f"dense_{i}"
+            f.create_dataset(f"layers/dense_{i}/vars/0", data=value)
+    return buffer.getvalue() if arrays else b""
 
 
 def report(results: list[dict], name: str = "last") -> None:

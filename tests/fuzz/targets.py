@@ -31,6 +31,7 @@ from tfckpt import errors
 from tfckpt.graph import meta_graph as mg  # imported here, so that atheris instruments them
 from tfckpt.graph import saved_model as sm
 from tfckpt.jobs import foreign as _foreign  # noqa: F401 - instrumented for the input targets
+from tfckpt.objects import keras_h5 as _keras_h5  # noqa: F401 - likewise
 from tfckpt.objects import object_graph as og
 from tfckpt.v1 import reader as _v1_reader  # noqa: F401 - load_checkpoint imports it lazily
 
@@ -182,6 +183,19 @@ def npz_input(data: bytes) -> None:
         value.tobytes()
 
 
+@_contract
+def weights_h5(data: bytes) -> None:
+    """A Keras 3 ``.weights.h5`` (or, starting ``PK``, a ``.keras`` archive): every dataset, the group names."""
+    from tfckpt.objects.keras_h5 import load_keras_weights
+
+    with load_keras_weights(_write("in.weights.h5", data)) as reader:
+        reader.get_variable_to_shape_map()
+        reader.get_variable_to_dtype_map()
+        for name in reader.keys():
+            reader.get_tensor(name).tobytes()
+        reader.group_name("vars")
+
+
 #: name -> target, in the order run.py visits them.
 TARGETS = {t.__name__: t for t in (bundle, v1, state_file, meta_graph, graph_def, object_graph, saved_model,
-                                   safetensors_input, npz_input)}
+                                   safetensors_input, npz_input, weights_h5)}

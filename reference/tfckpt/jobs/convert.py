@@ -44,6 +44,12 @@ tensor by tensor, and:
 Both inputs are read by :mod:`tfckpt.jobs.foreign` one tensor at a time (a
 ``.safetensors`` file is validated by the library, then read at its offsets), under
 the checkpoint readers' contract (tfckpt errors only, allocations the bytes justify).
+
+Keras 3 weight files (``src`` ending in ``.h5``, ``.hdf5`` or ``.keras``) are read by
+:mod:`tfckpt.objects.keras_h5`, keys being the HDF5 dataset paths
+(``layers/dense/vars/0``).  Given the model's layers (``keras_layers``), the conversion
+is structural instead (:mod:`tfckpt.objects.keras_convert`): ``.weights.h5`` to the
+object-based checkpoint Keras restores, or a checkpoint to ``OUT.weights.h5``.
 """
 
 from __future__ import annotations
@@ -81,13 +87,21 @@ _FILE_ORDER = ["U64", "I64", "F64", "C64", "F32", "U32", "I32", "BF16", "F16", "
 _RANK = {code: i for i, code in enumerate(_FILE_ORDER)}
 
 
+#: Names read as Keras 3 weight files (tfckpt.objects.keras_h5): dataset paths as keys.
+KERAS_SUFFIXES = (".h5", ".hdf5", ".keras")
+
+
 class _Source:
     """What a conversion reads: the kept keys, their new names, and each tensor on demand."""
 
     def __init__(self, src: str, select, drop, rename, out: str) -> None:
         self.src, self.out, self.reader = src, out, None
         foreign = src.endswith(".safetensors") or src.endswith(".npz")
-        if not foreign:
+        if src.endswith(KERAS_SUFFIXES):
+            from ..objects.keras_h5 import load_keras_weights
+
+            self.reader = load_keras_weights(src)  # the checkpoint-reader interface, dataset paths as keys
+        elif not foreign:
             from ..checkpoint_reader import load_checkpoint
 
             self.reader = load_checkpoint(src)
@@ -157,11 +171,22 @@ def convert(
     rename=None,
     fmt: Optional[str] = None,
     on_tensor=None,
+    keras_layers=None,
+    keras_kind: str = "sequential",
+    keras_name: Optional[str] = None,
 ) -> list[str]:
     """Convert ``src`` to ``out`` (formats from the names, see the module docstring); returns the names
     written.  ``select``/``drop``/``rename`` are ``tfckpt.rewrite``'s rules; memory stays bounded by
-    the largest tensor."""
+    the largest tensor.
+
+    ``keras_layers`` (one :class:`tfckpt.objects.keras_convert.KerasLayer` or mapping per layer of
+    ``model.layers``) makes it a Keras conversion: a ``.weights.h5``/``.keras`` ``src`` becomes the
+    object-based checkpoint ``tf.train.Checkpoint(model=model)`` restores, and a checkpoint ``src``
+    with ``out`` ending in ``.h5`` the ``.weights.h5`` that ``model.load_weights`` accepts.
+    """
     src, out = os.fspath(src), os.fspath(out)
+    if keras_layers is not None or out.endswith(KERAS_SUFFIXES):
+        return _convert_keras(src, out, keras_layers, keras_kind, keras_name, bool(select or drop or rename))
     fmt = fmt or (
         "safetensors" if out.endswith(".safetensors") else "npz" if out.endswith(".npz")
         else "npy" if out.endswith(os.sep) or out.endswith("/") else "checkpoint"
@@ -289,6 +314,23 @@ def _write_npz(f, pairs) -> None:
             with archive.open(name + ".npy", "w", force_zip64=True) as member:
                 np.lib.format.write_array(member, np.asanyarray(value), allow_pickle=value.dtype == object)
             del value
+
+
+def _convert_keras(src, out, layers, kind, name, filtered) -> list[str]:
+    from ..objects import keras_convert
+
+    if layers is None:
+        raise errors.InvalidArgumentError(
+            "writing a .weights.h5 needs the model's layers (--keras-layers FILE.json: one "
+            '{"class_name": ..., "weights": [weight paths]} per layer of model.layers)', file=out)
+    if filtered:
+        raise errors.InvalidArgumentError("--select/--drop/--rename do not apply to a Keras conversion", file=out)
+    if src.endswith(KERAS_SUFFIXES):
+        if out.endswith(KERAS_SUFFIXES):
+            raise errors.InvalidArgumentError("a Keras conversion goes to or from a checkpoint prefix", file=out)
+        keras_convert.weights_h5_to_checkpoint(src, out, layers, kind=kind, name=name)
+        return [path for path, _ in keras_convert.h5_layout(layers, kind)]
+    return keras_convert.checkpoint_to_weights_h5(src, out, layers, kind=kind, name=name)
 
 
 def _publish(final: str, write) -> None:
