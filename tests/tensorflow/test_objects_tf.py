@@ -122,3 +122,26 @@ def test_keras_sequential_dense_adam_shared_nodes(tmp_path):
     tf.train.Checkpoint(model=fresh, optimizer=fresh_opt).read(mine).assert_consumed()
     for got, want in zip(fresh.weights, model.weights):
         np.testing.assert_array_equal(got.numpy(), want.numpy())
+
+
+@pytest.mark.parametrize("saves", [1, 3])
+def test_save_counter_matches_checkpoint_save(tmp_path, saves):
+    """Checkpoint.save adds an int64 ``save_counter`` as the root's last child (after the sorted
+    keyword arguments); the N-th save stores N."""
+    ck = tf.train.Checkpoint(zz=tf.Variable(np.arange(3, dtype=np.float32)), b=tf.Variable(2.0, name="bee"))
+    for _ in range(saves):
+        theirs = ck.save(str(tmp_path / "tf" / "ck"))
+    assert theirs.endswith(f"-{saves}")
+    mine = tfckpt.save_objects(str(tmp_path / "ours"), {"zz": np.arange(3, dtype=np.float32),
+                                                       "b": Variable(np.float32(2.0), "bee")}, save_counter=saves)
+    for suffix in (".index", ".data-00000-of-00001"):
+        assert filecmp.cmp(theirs + suffix, mine + suffix, shallow=False), suffix
+    fresh = tf.train.Checkpoint(zz=tf.Variable(np.zeros(3, np.float32)), b=tf.Variable(0.0))
+    fresh.restore(mine).assert_consumed()
+    assert fresh.save_counter.numpy() == saves
+    np.testing.assert_array_equal(fresh.zz.numpy(), np.arange(3, dtype=np.float32))
+
+
+def test_save_counter_clash_rejected(tmp_path):
+    with pytest.raises(tfckpt.errors.InvalidArgumentError, match="save_counter"):
+        tfckpt.save_objects(str(tmp_path / "ck"), {"save_counter": np.int64(1)}, save_counter=2)

@@ -28,7 +28,11 @@ node order, then the serialized ``TrackableObjectGraph`` under
 (``tensorflow/python/checkpoint/save_util.py``, ``graph_view.py``), which makes
 the ``.index`` and ``.data`` files byte-identical to TensorFlow's.
 
-Not yet covered: optimizer slot variables and ``save_counter`` (``Checkpoint.save``).
+``save_counter=N`` adds what ``tf.train.Checkpoint.save`` adds: an int64 variable named
+``save_counter`` holding N, as the root's LAST child, after the sorted keyword arguments
+(TF 2.21's bytes: ``Checkpoint(zz=.., b=..).save`` lists ``b``, ``zz``, ``save_counter``).
+
+Not yet covered: optimizer slot variable references, the ``-N`` suffix and ``checkpoint`` state file.
 """
 
 from __future__ import annotations
@@ -59,11 +63,16 @@ def _leaf(value) -> Variable:
     return value if isinstance(value, Variable) else Variable(value)
 
 
-def build_object_graph(root: Mapping[str, Any]):
+def build_object_graph(root: Mapping[str, Any], *, save_counter: Union[int, None] = None):
     """``(TrackableObjectGraph, {checkpoint_key: array})`` for ``root``, tensors in save order."""
     graph = object_graph.TrackableObjectGraph()
     tensors: dict[str, Any] = {}
-    queue = deque([(dict(sorted(root.items())), [])])
+    children = dict(sorted(root.items()))
+    if save_counter is not None:
+        if "save_counter" in children:
+            raise errors.InvalidArgumentError("root already has a child 'save_counter'; pass save_counter= or the child, not both")
+        children["save_counter"] = Variable(np.int64(save_counter), "save_counter")
+    queue = deque([(children, [])])
     graph.nodes.add()
     next_id = 1
     node_id = 0
@@ -117,11 +126,13 @@ def _fill_has_checkpoint_values(graph) -> None:
         node.has_checkpoint_values.value = has_values(node_id, frozenset())
 
 
-def save_objects(prefix: Union[str, "os.PathLike[str]"], root: Mapping[str, Any], *, sync: bool = True) -> str:
+def save_objects(prefix: Union[str, "os.PathLike[str]"], root: Mapping[str, Any], *, sync: bool = True,
+                 save_counter: Union[int, None] = None) -> str:
     """Write ``root`` (see the module docstring) as ``tf.train.Checkpoint(**root).write(prefix)`` would.
 
-    Returns the prefix.  The files restore in TensorFlow with ``assert_consumed()``.
+    With ``save_counter=N`` the graph holds the counter ``Checkpoint.save`` writes (its N-th save
+    writes N).  Returns the prefix.  The files restore in TensorFlow with ``assert_consumed()``.
     """
-    graph, tensors = build_object_graph(root)
+    graph, tensors = build_object_graph(root, save_counter=save_counter)
     tensors[object_graph.OBJECT_GRAPH_KEY] = np.array(graph.SerializeToString(), dtype=object)
     return save(prefix, tensors, sync=sync)
