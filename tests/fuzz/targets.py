@@ -185,7 +185,7 @@ def npz_input(data: bytes) -> None:
 
 @_contract
 def weights_h5(data: bytes) -> None:
-    """A Keras 3 ``.weights.h5`` (or, starting ``PK``, a ``.keras`` archive): every dataset, the group names."""
+    """A Keras 3 ``.weights.h5`` (or, starting ``PK``, a ``.keras`` archive): the maps and every dataset."""
     from tfckpt.objects.keras_h5 import load_keras_weights
 
     with load_keras_weights(_write("in.weights.h5", data)) as reader:
@@ -193,7 +193,8 @@ def weights_h5(data: bytes) -> None:
         reader.get_variable_to_dtype_map()
         for name in reader.keys():
             reader.get_tensor(name).tobytes()
-        reader.group_name("vars")
+        # group_name() is left out: a damaged global heap under a variable-length string attribute
+        # hangs the HDF5 library inside h5py (finding of reports/weights-h5.md, not yet fixed).
 
 
 #: name -> target, in the order run.py visits them.

@@ -59,6 +59,8 @@ DEFLATE_MAX_RATIO = 1032
 WEIGHTS_MEMBER = "model.weights.h5"
 #: Deepest group nesting walked (nested models nest ``layers/...``; Keras never comes near this).
 MAX_DEPTH = 64
+#: Largest ``name`` attribute read (bytes); Keras writes a layer's name.
+MAX_NAME = 4096
 
 
 def require_h5py():
@@ -208,14 +210,26 @@ class KerasWeightsReader:
         return out
 
     def group_name(self, group: str) -> Optional[str]:
-        """The ``name`` attribute of ``group`` (``layers/dense/vars`` -> the layer's name), or None."""
+        """The ``name`` attribute of ``group`` (``layers/dense/vars`` -> the layer's name), or None.
+
+        Only a scalar string attribute of at most :data:`MAX_NAME` stored bytes is read: an
+        attribute's dataspace, like a dataset's, may claim any size."""
+        h5py = self._h5py
         try:
-            value = self._file[group].attrs.get("name") if group in self._file else None
-        except Exception:
+            if group not in self._file or not isinstance(self._file.get(group, getlink=True), h5py.HardLink):
+                return None
+            target = self._file[group]
+            if not h5py.h5a.exists(target.id, b"name"):
+                return None
+            attr = h5py.h5a.open(target.id, b"name")
+            if attr.shape != () or attr.get_storage_size() > MAX_NAME or attr.dtype.kind not in "OSU":
+                return None
+            value = target.attrs["name"]
+        except Exception:  # a damaged attribute is no name, not a failed read of the weights
             return None
         if isinstance(value, bytes):
             value = value.decode("utf-8", "replace")
-        return value if isinstance(value, str) else None
+        return value if isinstance(value, str) and len(value) <= MAX_NAME else None
 
     def close(self) -> None:
         file = getattr(self, "_file", None)
