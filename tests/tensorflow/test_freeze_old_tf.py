@@ -19,7 +19,10 @@ from tfckpt.graph.freeze import freeze, frozen_graph_bytes
 from tfckpt.proto import graph_pb2, meta_graph_pb2
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-VENVS = {"tf-1.15.5": "/work/venv-tf115", "tf-1.4.0": "/work/venv-tf14", "tf-0.12.1": "/work/venv-tf012"}
+#: The old releases' environments: the ones tox -e tensorflow-tf115/-tf14/-tf012 build (fixtures/old_venv.py),
+#: or a directory named by TFCKPT_VENV_TF115 / _TF14 / _TF012.
+VENVS = {version: os.environ.get(f"TFCKPT_VENV_{env.upper()}", os.path.join(ROOT, ".tox", f"tensorflow-{env}", "tf"))
+         for version, env in (("tf-1.15.5", "tf115"), ("tf-1.4.0", "tf14"), ("tf-0.12.1", "tf012"))}
 #: (case, output node names): the cases whose checkpoints TensorFlow 2.21 restores into their .meta's graph.
 CASES = [
     ("saver-v1", ["global_step/read", "dense/kernel/read", "dense/bias/read"]),
@@ -76,7 +79,7 @@ def test_frozen_old_graph_computes_what_the_checkpoint_does(version, case, outpu
 def test_differences_from_the_old_releases_own_converter(version, case, outputs, tmp_path):
     python = os.path.join(VENVS[version], "bin", "python")
     if not os.path.exists(python):
-        pytest.skip(f"no {version} venv")  # capability: the old release is not installed here
+        pytest.skip(f"no {version} venv at {VENVS[version]}")  # capability: the old release is not installed here
     prefix = _prefix(version, case)
     out = str(tmp_path / "old.pb")
     subprocess.run([python, os.path.join(os.path.dirname(__file__), "old_tf_freeze.py"), prefix, ",".join(outputs), out],

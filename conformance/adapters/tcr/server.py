@@ -32,7 +32,7 @@ reader raises ``NotImplementedError`` on a compressed block) and ``variant``;
 not ``v1`` (there is no V1 reader in the package) nor ``state_file`` (no state
 file functions).
 
-Usage: ``/work/venv-tcr/bin/python conformance/adapters/tcr/server.py``
+Usage: ``<a Python 3.8 venv with requirements.txt>/bin/python conformance/adapters/tcr/server.py`` (``tox -e tcr`` makes one)
 (``tox -e tcr`` makes that environment, conformance/README.md).
 """
 

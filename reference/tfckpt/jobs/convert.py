@@ -110,19 +110,20 @@ class _Source:
         self.leave = matcher(drop, "drop", keys)
         self.new_name = renamer(rename)
         # (new name, source key) of every kept tensor, known up front for a checkpoint.
-        self.plan = None if keys is None else self._check_names((self.new_name(k), k) for k in keys if self._kept(k))
+        self.plan = None if keys is None else list(self._unique((self.new_name(k), k) for k in keys if self._kept(k)))
 
     def _kept(self, key: str) -> bool:
         return (self.keep is None or self.keep(key)) and not (self.leave is not None and self.leave(key))
 
-    def _check_names(self, pairs) -> list:
-        seen, plan = set(), []
-        for name, key in pairs:
-            if name in seen:
-                raise errors.InvalidArgumentError(f"two tensors would be written as {name!r}", file=self.out, key=name)
-            seen.add(name)
-            plan.append((name, key))
-        return plan
+    def _unique(self, pairs) -> Iterator[tuple]:
+        """``pairs`` (new name first) as they come, refusing a second tensor under one new name."""
+        seen = set()
+        for pair in pairs:
+            if pair[0] in seen:
+                raise errors.InvalidArgumentError(f"two tensors would be written as {pair[0]!r}", file=self.out,
+                                                  key=pair[0])
+            seen.add(pair[0])
+            yield pair
 
     def pairs(self) -> Iterator[tuple[str, np.ndarray]]:
         """(new name, array), one tensor in memory at a time where the input allows."""
@@ -138,14 +139,7 @@ class _Source:
             from .foreign import read_npz
 
             stream = read_npz(self.src)
-        seen = set()
-        for key, value in stream:
-            if self._kept(key):
-                name = self.new_name(key)
-                if name in seen:
-                    raise errors.InvalidArgumentError(f"two tensors would be written as {name!r}", file=self.out, key=name)
-                seen.add(name)
-                yield name, value
+        yield from self._unique((self.new_name(key), value) for key, value in stream if self._kept(key))
 
     def close(self) -> None:
         if self.reader is not None:
