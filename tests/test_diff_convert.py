@@ -202,3 +202,15 @@ def test_diff_statistics_span_chunks(tmp_path, monkeypatch):
     tfckpt.save(tmp_path / "c", {"t": b})
     (changed,) = diff(tmp_path / "a", tmp_path / "c").changed
     assert np.isnan(changed.max_abs)
+
+
+def test_a_rename_that_merges_two_keys_is_refused_for_both_kinds_of_source(tmp_path):
+    # Checkpoint sources are checked from the plan, foreign ones as they stream: both refuse.
+    with pytest.raises(errors.InvalidArgumentError, match="two tensors would be written as 'x'"):
+        convert(MIXED, tmp_path / "a.npz", select=["h", "z/last"], rename={"h": "x", "z/last": "x"})
+    convert(MIXED, tmp_path / "src.npz", select=["h", "z/last"])
+    with pytest.raises(errors.InvalidArgumentError, match="two tensors would be written as 'x'"):
+        convert(tmp_path / "src.npz", tmp_path / "b" / "ckpt", rename={"h": "x", "z/last": "x"})
+    assert not os.path.exists(tmp_path / "a.npz")
+    # The checkpoint writer made its directory (as it does for any prefix) and left nothing in it.
+    assert not os.path.exists(tmp_path / "b") or os.listdir(tmp_path / "b") == []
