@@ -94,14 +94,3 @@ def test_remote_failures_are_tfckpt_errors(server):
     with pytest.raises(errors.UnavailableError) as info:
         tfckpt.load_checkpoint("http://127.0.0.1:9/x/ckpt")  # the discard port: nothing listens
     assert info.value.file == "http://127.0.0.1:9/x/ckpt"
-
-
-def test_writing_to_a_url_is_refused_and_writes_nothing(memory):
-    fs = fsspec.filesystem("memory")
-    for write in (lambda: tfckpt.save(memory + "/out/ckpt", {"x": np.zeros(2, np.float32)}),
-                  lambda: tfckpt.write_v1(memory + "/out/v1", {"x": np.zeros(2, np.float32)}),
-                  lambda: tfckpt.update_checkpoint_state(memory + "/out", "ckpt")):
-        with pytest.raises(errors.UnimplementedError, match="URL"):
-            write()
-    assert not fs.exists("/fx/out")
-    assert not os.path.exists("memory:")  # nothing created locally under the URL's name either

@@ -102,8 +102,8 @@ class CheckpointReader:
     the per-tensor CRC32C check (the SSTable block checksums are always checked).
     """
 
-    def __init__(self, path: PathLike, *, verify_checksums: bool = True) -> None:
-        self.path = resolve_checkpoint_path(path)
+    def __init__(self, path: PathLike, *, verify_checksums: bool = True, filesystem=None) -> None:
+        self.path = resolve_checkpoint_path(storage.on_filesystem(path, filesystem))
         if storage.isfile(self.path + ".index"):
             self._impl = BundleReader(self.path, verify_checksums=verify_checksums)
         else:
@@ -193,13 +193,17 @@ class CheckpointReader:
         self.close()
 
 
-def load_checkpoint(ckpt_dir_or_file: PathLike, *, verify_checksums: bool = True) -> CheckpointReader:
-    """A reader for the checkpoint at a prefix, or the latest one in a directory."""
-    return CheckpointReader(ckpt_dir_or_file, verify_checksums=verify_checksums)
+def load_checkpoint(ckpt_dir_or_file: PathLike, *, verify_checksums: bool = True, filesystem=None) -> CheckpointReader:
+    """A reader for the checkpoint at a prefix, or the latest one in a directory.
+
+    The path may be local, an fsspec URL (``gs://``, ``s3://``, ``https://``, ``memory://``;
+    ``spec/storage.md``), or a path on ``filesystem``, an fsspec filesystem object.
+    """
+    return CheckpointReader(ckpt_dir_or_file, verify_checksums=verify_checksums, filesystem=filesystem)
 
 
-def list_variables(ckpt_dir_or_file: PathLike) -> list[tuple[str, list[int]]]:
+def list_variables(ckpt_dir_or_file: PathLike, *, filesystem=None) -> list[tuple[str, list[int]]]:
     """``[(name, shape), ...]`` sorted by name, as ``tf.train.list_variables`` returns."""
-    with load_checkpoint(ckpt_dir_or_file) as reader:
+    with load_checkpoint(ckpt_dir_or_file, filesystem=filesystem) as reader:
         shapes = reader.get_variable_to_shape_map()
     return [(name, shapes[name]) for name in sorted(shapes)]

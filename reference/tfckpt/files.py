@@ -30,6 +30,13 @@ def tempstate_name(final_path: str) -> str:
 
 @contextlib.contextmanager
 def atomic_output(final_path: str, temp_path: str, mode: str = "xb", *, sync: bool = True, **open_args) -> Iterator[IO]:
+    from . import storage
+
+    if storage.is_url(final_path):  # written locally, then uploaded whole and moved into place (STORE-5)
+        with storage.staged(final_path, f"writing {final_path.rsplit('/', 1)[-1]}", single_file=True) as local:
+            with atomic_output(local, local + ".part", mode, sync=False, **open_args) as handle:
+                yield handle
+        return
     try:
         with errors.os_errors(f"writing {os.path.basename(final_path)}", file=final_path):
             directory = os.path.dirname(final_path)

@@ -85,14 +85,15 @@ def format_checkpoint_state(state: CheckpointState) -> str:
     return text_format.MessageToString(state)
 
 
-def get_checkpoint_state(checkpoint_dir: PathLike, latest_filename: Optional[str] = None) -> Optional[CheckpointState]:
+def get_checkpoint_state(checkpoint_dir: PathLike, latest_filename: Optional[str] = None, *,
+                         filesystem=None) -> Optional[CheckpointState]:
     """The directory's ``CheckpointState`` with relative paths joined to ``checkpoint_dir``.
 
     As in TensorFlow: ``None`` when there is no state file or it cannot be
     parsed (a warning is logged); :class:`InvalidArgumentError` (a ``ValueError``)
     when it parses but names no checkpoint.
     """
-    checkpoint_dir = os.fspath(checkpoint_dir)
+    checkpoint_dir = os.fspath(storage.on_filesystem(checkpoint_dir, filesystem))
     path = _state_path(checkpoint_dir, latest_filename)
     if not storage.isfile(path):
         return None
@@ -122,14 +123,16 @@ def checkpoint_exists(prefix: PathLike) -> bool:
     return bool(glob.glob(glob.escape(prefix) + ".index")) or bool(glob.glob(prefix))
 
 
-def latest_checkpoint(checkpoint_dir: PathLike, latest_filename: Optional[str] = None) -> Optional[str]:
+def latest_checkpoint(checkpoint_dir: PathLike, latest_filename: Optional[str] = None, *,
+                      filesystem=None) -> Optional[str]:
     """The prefix of the newest checkpoint the directory's state file names, or ``None``.
 
     Recovery for moved directories: if the recorded path is absolute and
     missing, but ``<checkpoint_dir>/<its base name>`` exists, that is returned
-    (TensorFlow would return ``None``).
+    (TensorFlow would return ``None``).  ``filesystem``: an fsspec filesystem object
+    ``checkpoint_dir`` is on (the result is then a URL of it, ``storage.fs_url``).
     """
-    checkpoint_dir = os.fspath(checkpoint_dir)
+    checkpoint_dir = os.fspath(storage.on_filesystem(checkpoint_dir, filesystem))
     state = get_checkpoint_state(checkpoint_dir, latest_filename)
     if state is None or not state.model_checkpoint_path:
         return None
@@ -188,7 +191,8 @@ def update_checkpoint_state(
     Mirrors ``update_checkpoint_state_internal``; returns the state file's path.
     """
     save_dir = os.fspath(save_dir)
-    storage.refuse_url(save_dir, "writing a state file")  # STORE-5
+    if storage.is_url(save_dir):
+        storage.check_writable(save_dir, "writing a state file")  # STORE-5
     model_checkpoint_path = os.fspath(model_checkpoint_path)
     paths = [os.fspath(p) for p in (all_model_checkpoint_paths or [])]
     if save_relative_paths:
@@ -229,6 +233,9 @@ def state_lock(directory: PathLike) -> Iterator[None]:
         yield
         return
     directory = os.fspath(directory) or "."
+    if storage.is_url(directory):  # remote storage has no locks: one writer at a time is the caller's
+        yield
+        return
     with errors.os_errors("creating the checkpoint directory", file=directory):
         os.makedirs(directory, exist_ok=True)
     key = os.path.realpath(directory)

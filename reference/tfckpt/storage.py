@@ -17,9 +17,26 @@ loaded whole, mapped, or written.
   ranged request per read, no cache, no whole-file download.  fsspec's and the
   transport's errors become :mod:`tfckpt.errors` errors naming the URL and the offset.
 
-Writing to a URL is refused (STORE-5): a checkpoint is published by renames in a fixed
-order (``spec/errors.md``, PUB-*), which object stores do not offer atomically.  Write
-locally, then copy the finished files.
+Writing to a URL (STORE-5, STORE-6) is staging then upload.  A writer given a URL writes
+the finished files in a private local staging directory exactly as it would locally, then
+:func:`upload_checkpoint` (or :func:`upload_file`, for one-file outputs) moves them to the
+URL in the publish order of ``spec/errors.md`` (PUB-1..5), with storage operations in place
+of renames::
+
+    1. every file is uploaded complete under <final>.tempstate<decimal>
+    2. an existing P.index is deleted                       the old checkpoint ends here
+    3. each data file is moved to its final name            (fs.mv)
+    4. the index is moved to its final name                 the new checkpoint begins here
+    5. P.data-* of another shard count are deleted
+
+A move is a rename on file systems and a server-side copy on object stores; either way the
+final name shows a whole object or none, so a reader of the URL sees the old checkpoint,
+the new one, or no index -- never an index beside another save's data.  HTTP(S) has no
+write, move or delete and is refused before anything is created.
+
+A filesystem *object* (an fsspec ``AbstractFileSystem`` holding credentials or options) is
+named by :func:`fs_url`, which binds it to a URL of this process (``<protocol>+fs<N>://path``)
+that every entry point accepts; the public readers also take ``filesystem=``.
 """
 
 from __future__ import annotations
@@ -32,7 +49,8 @@ from typing import Union
 from . import errors
 
 __all__ = ["is_url", "local_path", "isfile", "isdir", "listdir", "glob", "join", "isabs", "read_bytes",
-           "open_file", "RemoteFile", "refuse_url"]
+           "open_file", "RemoteFile", "refuse_url", "read_head", "fs_url", "on_filesystem", "staged", "upload_checkpoint",
+           "upload_file", "check_writable"]
 
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -49,7 +67,44 @@ def local_path(path):
     return path
 
 
+#: Filesystem objects bound by :func:`fs_url`: number -> fs (kept alive for the process).
+_BOUND: dict = {}
+_BOUND_URL = re.compile(r"^[A-Za-z][A-Za-z0-9.-]*\+fs(\d+)://")
+
+
+def fs_url(fs, path: str) -> str:
+    """A URL naming ``path`` on the fsspec filesystem object ``fs``, for any tfckpt entry point.
+
+    >>> fs = fsspec.filesystem("s3", profile="research")      # doctest: +SKIP
+    >>> tfckpt.load_checkpoint(tfckpt.storage.fs_url(fs, "bucket/run/ckpt-5"))  # doctest: +SKIP
+
+    The URL (``s3+fs1://bucket/run/ckpt-5``) is valid in this process only; the object is kept
+    alive for the process's lifetime.  Binding the same object twice gives the same number.
+    """
+    for number, bound in _BOUND.items():
+        if bound is fs:
+            break
+    else:
+        number = len(_BOUND) + 1
+        _BOUND[number] = fs
+    protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    return f"{protocol}+fs{number}://{fs._strip_protocol(os.fspath(path))}"
+
+
+def on_filesystem(path, filesystem=None):
+    """``path`` itself, or with ``filesystem`` given, the URL of ``path`` on that fsspec object."""
+    if filesystem is None:
+        return path
+    return fs_url(filesystem, path)
+
+
 def _fs(url: str):
+    bound = _BOUND_URL.match(url)
+    if bound:
+        fs = _BOUND.get(int(bound.group(1)))
+        if fs is None:
+            raise errors.InvalidArgumentError("a filesystem URL of another process (see storage.fs_url)", file=url)
+        return fs, url[bound.end():]
     try:
         import fsspec
     except ImportError:
@@ -150,6 +205,19 @@ def read_bytes(path) -> bytes:
         raise _remote_error(exc, path) from None
 
 
+def read_head(path, length: int) -> bytes:
+    """The first ``length`` bytes of a file (sniffing its format), one ranged read for a URL."""
+    path = local_path(os.fspath(path))
+    if not is_url(path):
+        with open(path, "rb") as handle:
+            return handle.read(length)
+    handle = RemoteFile(path)
+    try:
+        return handle.pread(length, 0)
+    finally:
+        handle.close()
+
+
 class RemoteFile:
     """Positioned reads of one file behind an fsspec URL: each read is one ranged request."""
 
@@ -204,10 +272,186 @@ def close_file(handle) -> None:
 
 
 def refuse_url(path, what: str = "writing") -> None:
-    """STORE-5: writers take local paths only (the publish order needs atomic renames)."""
+    """For writers that stay local-only: refuse a URL before creating anything (STORE-5)."""
     if is_url(os.fspath(path)):
         raise errors.UnimplementedError(
-            f"{what} to a URL is not supported: a checkpoint is published by ordered renames, which remote "
-            "storage does not offer; write to a local directory and copy the finished files",
+            f"{what} to a URL is not supported; write to a local directory and copy the finished files",
             file=os.fspath(path),
         )
+
+
+# -- writing to a URL: stage locally, upload in the publish order (STORE-5, STORE-6) ---------------
+
+#: Protocols with no write, move or delete: refused before anything is created.
+_READ_ONLY = ("http", "https")
+
+
+def check_writable(url: str, what: str = "writing") -> None:
+    """Refuse a URL whose storage cannot be written with the publish order (HTTP), before any work."""
+    fs, _ = _fs(url)
+    protocols = (fs.protocol,) if isinstance(fs.protocol, str) else tuple(fs.protocol)
+    if any(p in _READ_ONLY for p in protocols):
+        raise errors.UnimplementedError(
+            f"{what}: {protocols[0]}:// storage has no write, move or delete; write to a local directory "
+            "or to storage that has them (gs://, s3://, memory://, ...)",
+            file=url,
+        )
+
+
+def _temp_name(final: str) -> str:
+    import secrets
+
+    return f"{final}.tempstate{secrets.randbits(64)}"
+
+
+def _call(url: str, what: str, function, *args):
+    try:
+        return function(*args)
+    except errors.CheckpointError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the transport's own exceptions
+        error = _remote_error(exc, url)
+        error.args = (f"{what}: {error.args[0]}",) + error.args[1:]
+        raise error from None
+
+
+def upload_checkpoint(local_prefix: str, url_prefix: str) -> None:
+    """Upload the finished V2 checkpoint at ``local_prefix`` to ``url_prefix`` in the publish order."""
+    from .bundle.naming import DATA_FILE_PATTERN
+
+    directory, base = os.path.split(local_prefix)
+    data = []
+    for name in sorted(os.listdir(directory or ".")):
+        match = DATA_FILE_PATTERN.search(name)
+        if match and name[: match.start()] == base:
+            data.append(name)
+    files = [(os.path.join(directory, n), url_prefix + n[len(base):]) for n in data]
+    files.append((local_prefix + ".index", url_prefix + ".index"))
+    _upload_in_order(files, url_prefix, stale_data_of=url_prefix)
+
+
+def upload_file(local_path: str, url: str) -> None:
+    """Upload one finished file to ``url``: complete under a temporary name, then moved into place."""
+    _upload_in_order([(local_path, url)], url, retire=False)
+
+
+def _upload_in_order(files, url: str, *, retire: bool = True, stale_data_of=None) -> None:
+    """``files`` pairs local paths with final URLs; the last is the one that commits (the index)."""
+    fs, _ = _fs(url)
+    inner = {final: _fs(final)[1] for _, final in files}
+    temps = {}
+    try:  # a missing parent directory is created, as locally (ERR-7); object stores have none to create
+        fs.makedirs(posixpath.dirname(inner[files[-1][1]]), exist_ok=True)
+    except Exception:  # noqa: BLE001 - the upload's own error will say what is wrong
+        pass
+    try:
+        for local, final in files:  # 1: complete under temporary names
+            temp = _temp_name(inner[final])
+            _call(final, "uploading", fs.put_file, local, temp)
+            temps[final] = temp
+        commit_final = files[-1][1]
+        if retire and _call(commit_final, "checking", fs.exists, inner[commit_final]):  # 2: retire
+            _call(commit_final, "retiring the checkpoint being replaced", fs.rm_file, inner[commit_final])
+        for local, final in files:  # 3, then 4 for the last
+            _move(fs, temps[final], inner[final], os.path.getsize(local), final)
+            del temps[final]
+    finally:
+        for temp in temps.values():  # what a failure left: best-effort removal
+            try:
+                fs.rm_file(temp)
+            except Exception:  # noqa: BLE001
+                pass
+    if stale_data_of is not None:
+        _remove_stale_remote_shards(fs, stale_data_of, {inner[f] for _, f in files})
+
+
+def _move(fs, temp: str, target: str, size: int, url: str) -> None:
+    """``fs.mv``; a move that raised after its copy landed (an object store's copy-then-delete
+    failing at the delete) counts as done: the final name already holds the whole file, and
+    the old file under that name was deleted before (step 2), so it can only be this one."""
+    try:
+        fs.mv(temp, target)
+    except Exception as exc:  # noqa: BLE001
+        try:
+            landed = fs.exists(target) and fs.size(target) == size
+        except Exception:  # noqa: BLE001
+            landed = False
+        if not landed:
+            raise _call(url, "moving into place", _raise, exc) from None
+        try:
+            if fs.exists(temp):
+                fs.rm_file(temp)
+        except Exception:  # noqa: BLE001 - a leftover temporary name, never a final one
+            pass
+
+
+def _raise(exc):
+    raise exc
+
+
+def _remove_stale_remote_shards(fs, url_prefix: str, current: set) -> None:
+    from .bundle.naming import DATA_FILE_PATTERN
+
+    prefix = _fs(url_prefix)[1]
+    directory, base = posixpath.split(prefix)
+    try:
+        names = fs.ls(directory, detail=False)
+    except Exception:  # noqa: BLE001
+        return
+    for name in names:
+        name = name.rstrip("/")
+        leaf = posixpath.basename(name)
+        match = DATA_FILE_PATTERN.search(leaf)
+        path = posixpath.join(directory, leaf)
+        if match and leaf[: match.start()] == base and path not in current:
+            try:
+                fs.rm_file(path)
+            except Exception:  # noqa: BLE001
+                pass
+
+
+class staged:
+    """``with staged(prefix, what) as local:`` -- a local prefix to write; for a URL, uploaded after.
+
+    For a local ``prefix`` this is ``prefix`` itself and nothing else happens.  For a URL the
+    writable check runs first, ``local`` is a prefix in a fresh private directory, and leaving
+    the block normally uploads the checkpoint there (:func:`upload_checkpoint`, or
+    :func:`upload_file` with ``single_file=True``); the staging directory is always removed.
+    """
+
+    def __init__(self, prefix, what: str = "writing", *, single_file: bool = False) -> None:
+        self.target = os.fspath(prefix)
+        self.what = what
+        self.single_file = single_file
+        self.directory = None
+
+    def __enter__(self) -> str:
+        if not is_url(self.target):
+            return self.target
+        check_writable(self.target, self.what)
+        import tempfile
+
+        self.directory = tempfile.mkdtemp(prefix="tfckpt-staging-")
+        return os.path.join(self.directory, posixpath.basename(self.target.rstrip("/")) or "file")
+
+    def commit(self, local: str) -> None:
+        if self.directory is None:
+            return
+        if self.single_file:
+            upload_file(local, self.target)
+        else:
+            upload_checkpoint(local, self.target)
+
+    def close(self) -> None:
+        if self.directory is not None:
+            import shutil
+
+            shutil.rmtree(self.directory, ignore_errors=True)
+            self.directory = None
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None and self.directory is not None:
+                self.commit(os.path.join(self.directory, posixpath.basename(self.target.rstrip("/")) or "file"))
+        finally:
+            self.close()

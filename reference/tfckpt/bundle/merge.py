@@ -42,6 +42,7 @@ from ..proto import tensor_bundle_pb2
 from .naming import data_filename, index_filename
 from .reader import BundleReader, key_text
 from .publish import publish
+from ..storage import refuse_url, staged
 from .writer import ArrayLike, BundleWriter, write_index_temp
 
 __all__ = ["merge_bundles", "save_sharded", "sharded_filename"]
@@ -59,8 +60,14 @@ def merge_bundles(
     allow_missing_files: bool = False,
     delete_inputs: bool = True,
 ) -> None:
-    """Merge the bundles at ``prefixes`` into one checkpoint at ``merged_prefix``."""
+    """Merge the bundles at ``prefixes`` into one checkpoint at ``merged_prefix``.
+
+    Local paths only: a merge moves the inputs' data files into place by renames (STORE-5);
+    :func:`save_sharded` to a URL merges in its staging directory and uploads the result.
+    """
     merged_prefix = os.fspath(merged_prefix)
+    for path in (merged_prefix, *map(os.fspath, prefixes)):
+        refuse_url(path, "merging bundles")
     directory = os.path.dirname(merged_prefix)
     if directory:
         with errors.os_errors("creating the merged checkpoint's directory", file=directory):
@@ -148,7 +155,12 @@ def save_sharded(
     shard, at most the CPU count; 1 writes them one after the other).  The
     bytes do not depend on it.
     """
-    prefix = os.fspath(prefix)
+    with staged(prefix, "writing a sharded checkpoint") as local:
+        _save_sharded_local(local, shards, threads)
+    return os.fspath(prefix)
+
+
+def _save_sharded_local(prefix: str, shards, threads) -> None:
     temp_prefix = os.path.join(prefix + "_temp", "part")
     parts = [sharded_filename(temp_prefix, shard, len(shards)) for shard in range(len(shards))]
     if threads is None:
@@ -168,4 +180,3 @@ def save_sharded(
         os.rmdir(os.path.dirname(temp_prefix))
     except OSError:
         pass
-    return prefix

@@ -122,10 +122,13 @@ class BundleWriter:
     ) -> None:
         if data_alignment < 1:
             raise errors.InvalidArgumentError("data_alignment must be >= 1")
-        from ..storage import refuse_url
+        from ..storage import staged
 
-        refuse_url(prefix, "writing a checkpoint")  # STORE-5
-        self.prefix = os.fspath(prefix)
+        #: For a URL prefix: the files are written in a private local directory and uploaded in
+        #: the publish order by :meth:`finish` (STORE-5); for a local prefix this does nothing.
+        self._staging = staged(prefix, "writing a checkpoint")
+        self.target = os.fspath(prefix)
+        self.prefix = self._staging.__enter__()
         self.data_alignment = data_alignment
         #: fsync each file before renaming it into place (TensorFlow does not; it costs time
         #: on big saves but keeps a power loss from leaving an empty file under a final name).
@@ -261,9 +264,12 @@ class BundleWriter:
             header.version.producer = PRODUCER_VERSION
             self._index_temp = write_index_temp(index_filename(self.prefix), header, self._entries, sync=self.sync)
             publish(self.prefix, self._index_temp, [(self._data_temp, self._data_path)], sync=self.sync)
+            self._staging.commit(self.prefix)
         except BaseException:
             self._cleanup()
             raise
+        finally:
+            self._staging.close()
 
     def abort(self) -> None:
         """Give up: close and delete the temporary files; nothing appears under final names."""
@@ -281,6 +287,7 @@ class BundleWriter:
                     os.remove(path)
                 except OSError:
                     pass
+        self._staging.close()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -338,7 +345,8 @@ def write_index_temp(
 
 
 def save(
-    prefix: Union[str, "os.PathLike[str]"], tensors: Mapping[Union[str, bytes], ArrayLike], *, sync: bool = True
+    prefix: Union[str, "os.PathLike[str]"], tensors: Mapping[Union[str, bytes], ArrayLike], *, sync: bool = True,
+    filesystem=None,
 ) -> str:
     """Write ``tensors`` (name -> array) as a checkpoint at ``prefix``, in the mapping's order.
 
@@ -346,7 +354,14 @@ def save(
     ``.index`` and ``.data-00000-of-00001`` files are byte-identical to
     TensorFlow's.  Returns the prefix.  ``sync=False`` skips the fsync before
     each rename, as TensorFlow does (faster; less safe against power loss).
+
+    ``prefix`` may be an fsspec URL or a path on ``filesystem`` (an fsspec filesystem
+    object): the files are written locally, then uploaded in the publish order (STORE-5).
     """
+    if filesystem is not None:
+        from ..storage import fs_url
+
+        prefix = fs_url(filesystem, prefix)
     with BundleWriter(prefix, sync=sync) as writer:
         for name, value in tensors.items():
             writer.add(name, value)

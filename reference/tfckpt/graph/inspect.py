@@ -272,24 +272,29 @@ class Graph:
         return message_to_text(self.meta_graph if self.meta_graph is not None else self.graph_def)
 
 
-def load(path: PathLike, tags: Sequence[str] = ("serve",)) -> Graph:
-    """Read ``path``: ``.meta`` / ``.pb`` / ``.pbtxt`` file or SavedModel directory, into a :class:`Graph`."""
+def load(path: PathLike, tags: Sequence[str] = ("serve",), *, filesystem=None) -> Graph:
+    """Read ``path``: ``.meta`` / ``.pb`` / ``.pbtxt`` file or SavedModel directory, into a :class:`Graph`.
+
+    ``path`` may be local, an fsspec URL, or a path on ``filesystem`` (an fsspec filesystem object).
+    """
+    from .. import storage
     from ..proto import graph_pb2, meta_graph_pb2
     from .meta_graph import read_message
     from .saved_model import is_saved_model, read_saved_model, select_meta_graph
     from .text_format import is_text_file, read_text
 
-    path = os.fspath(path)
-    if os.path.isdir(path):
+    path = os.fspath(storage.on_filesystem(path, filesystem))
+    if storage.is_url(path) and path.endswith("/"):
+        path = path.rstrip("/")
+    if storage.isdir(path):
         if not is_saved_model(path):
             raise errors.NotFoundError("a directory, but not a SavedModel (no saved_model.pb)", file=path)
         meta = select_meta_graph(read_saved_model(path), tags)
         return Graph(meta.graph_def, meta, path)
-    if not os.path.exists(path):
+    if not storage.isfile(path):
         raise errors.NotFoundError("file not found", file=path)
     if is_text_file(path):
-        with open(path, "rb") as handle:
-            head = handle.read(4096).lstrip()
+        head = storage.read_head(path, 4096).lstrip()
         if head.startswith((b"meta_info_def", b"graph_def", b"saver_def", b"collection_def", b"signature_def")):
             meta = read_text(path, meta_graph_pb2.MetaGraphDef())
             return Graph(meta.graph_def, meta, path)

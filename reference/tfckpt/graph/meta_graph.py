@@ -52,10 +52,11 @@ def meta_graph_filename(checkpoint_path: str) -> str:
 
 
 def read_file_bytes(path: str) -> bytes:
-    """The whole file ``path``; a missing file is :class:`NotFoundError` naming it."""
+    """The whole file ``path`` (local or an fsspec URL); a missing file is :class:`NotFoundError` naming it."""
+    from .. import storage
+
     try:
-        with open(path, "rb") as handle:
-            return handle.read()
+        return storage.read_bytes(path)
     except FileNotFoundError:
         raise errors.FileNotFound("file not found", file=path) from None
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 import os
 from typing import Iterable, Sequence, Union
 
-from .. import errors
+from .. import errors, storage
 from .meta_graph import read_message
 from ..objects.object_graph import VARIABLE_VALUE_KEY, attribute_key, resolve_node
 from ..proto import saved_model_pb2
@@ -63,23 +63,23 @@ SERVING_TAGS = ("serve",)
 def is_saved_model(directory: PathLike) -> bool:
     """Whether ``directory`` contains one of :data:`SAVED_MODEL_FILENAMES` (SM-2)."""
     directory = os.fspath(directory)
-    return os.path.isdir(directory) and any(os.path.isfile(os.path.join(directory, n)) for n in SAVED_MODEL_FILENAMES)
+    return storage.isdir(directory) and any(storage.isfile(storage.join(directory, n)) for n in SAVED_MODEL_FILENAMES)
 
 
 def variables_prefix(directory: PathLike) -> str:
     """The checkpoint prefix of a SavedModel's variables: ``S/variables/variables`` (SM-1)."""
-    return os.path.join(os.fspath(directory), "variables", "variables")
+    return storage.join(os.fspath(directory), "variables", "variables")
 
 
 def read_saved_model(directory: PathLike) -> "saved_model_pb2.SavedModel":
     """Decode ``saved_model.pb`` of a SavedModel directory (SM-4)."""
     directory = os.fspath(directory)
-    path = os.path.join(directory, SAVED_MODEL_FILENAMES[0])
-    if not os.path.isfile(path):
+    path = storage.join(directory, SAVED_MODEL_FILENAMES[0])
+    if not storage.isfile(path):
         for other in SAVED_MODEL_FILENAMES[1:]:
-            if os.path.isfile(os.path.join(directory, other)):
+            if storage.isfile(storage.join(directory, other)):
                 raise errors.UnimplementedError(f"{other} is not supported, only {SAVED_MODEL_FILENAMES[0]}",
-                                                file=os.path.join(directory, other))
+                                                file=storage.join(directory, other))
         raise errors.NotFoundError(f"not a SavedModel: no {SAVED_MODEL_FILENAMES[0]}", file=directory)
     return read_message(path, saved_model_pb2.SavedModel())
 

@@ -140,12 +140,12 @@ def text_to_message(text: Union[str, bytes], message, *, file: Optional[str] = N
 
 def write_text(path: PathLike, message) -> str:
     """Write ``message`` as text to ``path`` (atomically, like ``write_graph``); returns the path."""
+    from ..files import atomic_output, tempstate_name
+
     path = os.fspath(path)
     data = message_to_text(message).encode("utf-8")
-    temporary = f"{path}.tmp-tfckpt-{os.getpid()}"
-    with open(temporary, "wb") as handle:
+    with atomic_output(path, tempstate_name(path), "xb") as handle:  # local or a URL (STORE-5)
         handle.write(data)
-    os.replace(temporary, path)
     return path
 
 
@@ -162,6 +162,7 @@ def is_text_file(path: PathLike) -> bool:
     path = os.fspath(path)
     if path.endswith((".pbtxt", ".txt", ".prototxt")):
         return True
-    with open(path, "rb") as handle:
-        head = handle.read(64)
+    from .. import storage
+
+    head = storage.read_head(path, 64)
     return bool(head) and all(32 <= b < 127 or b in (9, 10, 13) for b in head) and head[:1].isalpha()

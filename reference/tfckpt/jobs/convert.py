@@ -213,9 +213,12 @@ def convert(
         elif fmt == "npz":
             _publish(out, lambda f: _write_npz(f, each()))
         elif fmt == "npy":
-            os.makedirs(out, exist_ok=True)
+            from .. import storage
+
+            if not storage.is_url(out):
+                os.makedirs(out, exist_ok=True)
             for name, value in each():
-                target = os.path.join(out, name.replace("/", "__") + ".npy")
+                target = storage.join(out, name.replace("/", "__") + ".npy")
                 _publish(target, lambda f, value=value: np.save(f, value, allow_pickle=value.dtype == object))
                 del value
         else:
@@ -331,6 +334,5 @@ def _publish(final: str, write) -> None:
     """``write(file object)`` under a temporary name, renamed into place when complete (files.atomic_output)."""
     from ..files import atomic_output, tempstate_name
 
-    os.makedirs(os.path.dirname(final) or ".", exist_ok=True)  # as BundleWriter does for a prefix
     with atomic_output(final, tempstate_name(final)) as handle:
         write(handle)

@@ -87,6 +87,9 @@ class CheckpointManager:
             raise errors.InvalidArgumentError(
                 f"max_to_keep must be a positive integer or None, not {max_to_keep!r}")
         self.directory = os.fspath(directory)
+        from ..storage import refuse_url
+
+        refuse_url(self.directory, "a CheckpointManager")  # it deletes and lists by local paths (STORE-5)
         self.max_to_keep = max_to_keep
         self.style = style
         self.checkpoint_name = checkpoint_name

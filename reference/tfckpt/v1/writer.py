@@ -161,9 +161,6 @@ def write_v1(
     creating any file, for what ``Save`` refuses (see the module's docstring).
     """
     path = os.fspath(path)
-    from ..storage import refuse_url
-
-    refuse_url(path, "writing a V1 checkpoint")  # STORE-5
     items = list(tensors.items() if isinstance(tensors, Mapping) else tensors)
     wanted = {key_bytes(k): v for k, v in (dtypes or {}).items()}
     unknown = set(wanted) - {key_bytes(name) for name, _ in items}
