@@ -2,11 +2,11 @@
 
 Strategy
 --------
-A reader needs four things from storage (spec ``spec/storage.md``, STORE-1..5): whether a
+A reader needs four things from storage (spec ``spec/storage.md``, STORE-1..4): whether a
 path is a file or a directory, a directory's names, a small file's bytes (the ``checkpoint``
 state file), and *positioned reads* -- ``length`` bytes at ``offset`` of a file whose size
-is known -- for the ``.index`` table and the ``.data-*`` files.  Nothing else: no file is
-loaded whole, mapped, or written.
+is known -- for the ``.index`` table and the ``.data-*`` files.  No checkpoint file is
+loaded whole or mapped (a ``.meta`` or ``saved_model.pb`` is one message, read whole).
 
 * A local path (or a ``file://`` URL, which becomes its path) goes to ``os`` exactly as
   before this module existed: :func:`open_file` returns a plain file descriptor, read with
