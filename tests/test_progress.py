@@ -11,6 +11,8 @@ from tfckpt.cli.main import main
 
 FIXTURES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "tf-2.21.0")
 PREFIX = os.path.join(FIXTURES, "writer-mixed-dtypes", "ckpt")
+#: A TF1 graph and checkpoint TensorFlow froze with outputs ["y"] (fixtures/cases/freeze.py).
+FREEZE = os.path.join(FIXTURES, "freeze-tf1-ref-dense-conv-bn", "model.ckpt")
 
 
 class _Terminal(io.StringIO):
@@ -24,10 +26,11 @@ def _commands(tmp_path):
         "diff": ["diff", PREFIX, PREFIX],
         "convert": ["convert", PREFIX, str(tmp_path / "out.npz")],
         "rewrite": ["rewrite", PREFIX, str(tmp_path / "re" / "ckpt")],
+        "freeze": ["freeze", FREEZE, "--outputs", "y", "-o", str(tmp_path / "frozen.pb")],
     }
 
 
-@pytest.mark.parametrize("command", ["verify", "diff", "convert", "rewrite"])
+@pytest.mark.parametrize("command", ["verify", "diff", "convert", "rewrite", "freeze"])
 def test_a_terminal_gets_a_bar(tmp_path, monkeypatch, command):
     pytest.importorskip("tqdm")  # the optional extra tfckpt[progress]; tox's test env installs it
     terminal = _Terminal()
@@ -37,7 +40,7 @@ def test_a_terminal_gets_a_bar(tmp_path, monkeypatch, command):
     assert command in shown and ("B/s" in shown or "100%" in shown), shown
 
 
-@pytest.mark.parametrize("command", ["verify", "convert", "rewrite"])
+@pytest.mark.parametrize("command", ["verify", "convert", "rewrite", "freeze"])
 def test_quiet_or_no_terminal_is_silent(tmp_path, monkeypatch, capsys, command):
     argv = _commands(tmp_path)[command]
     monkeypatch.setattr(sys, "stderr", _Terminal())

@@ -15,14 +15,17 @@ def _names(text):
 
 def _run(args) -> int:
     from ..graph.freeze import freeze, write_frozen_graph
+    from .progress import progress
 
-    frozen = freeze(args.prefix, args.graph, _names(args.outputs),
-                    variable_names_whitelist=_names(args.whitelist),
-                    variable_names_blacklist=_names(args.blacklist),
-                    clear_devices=args.clear_devices)
+    with progress(None, quiet=args.quiet, description="freeze") as bar:
+        frozen = freeze(args.prefix, args.graph, _names(args.outputs),
+                        variable_names_whitelist=_names(args.whitelist),
+                        variable_names_blacklist=_names(args.blacklist),
+                        clear_devices=args.clear_devices, on_tensor=lambda key, n: bar.update(n))
     write_frozen_graph(args.output, frozen)
     constants = sum(1 for n in frozen.node if n.op == "Const")
-    print(f"wrote {args.output}: {len(frozen.node)} nodes, {constants} constants")
+    if not args.quiet:
+        print(f"wrote {args.output}: {len(frozen.node)} nodes, {constants} constants")
     return 0
 
 
@@ -35,4 +38,5 @@ def register(subparsers) -> None:
     p.add_argument("--whitelist", help="comma-separated variable node names to freeze (default: all)")
     p.add_argument("--blacklist", help="comma-separated variable node names to leave as variables")
     p.add_argument("--clear-devices", action="store_true", help="clear every node's device first")
+    p.add_argument("--quiet", action="store_true", help="no progress bar, no summary")
     p.set_defaults(run=_run)

@@ -2,7 +2,7 @@
 
 Strategy
 --------
-``verify``, ``convert`` and ``diff`` (and other commands that walk every tensor)
+``verify``, ``convert``, ``diff``, ``rewrite`` and ``freeze`` (the commands that walk every tensor)
 wrap their loop in :func:`progress`.  It returns a tqdm bar counting bytes (with
 rate and ETA) when tqdm (the optional extra ``tfckpt[progress]``) is importable,
 stderr is a TTY and ``--quiet`` was not given; otherwise a do-nothing object with

@@ -368,7 +368,7 @@ def _copy_attr(value):
 def freeze(checkpoint, graph, output_node_names: Iterable[str], *,
            variable_names_whitelist: Optional[Iterable[str]] = None,
            variable_names_blacklist: Optional[Iterable[str]] = None,
-           clear_devices: bool = False):
+           clear_devices: bool = False, on_tensor=None):
     """The graph with every variable the outputs need replaced by a ``Const`` holding its checkpoint value.
 
     ``checkpoint`` is a prefix, a directory with a state file, or an open
@@ -377,6 +377,7 @@ def freeze(checkpoint, graph, output_node_names: Iterable[str], *,
     ``<prefix>.meta``.  The result equals what TensorFlow's
     ``convert_variables_to_constants(sess, graph_def, output_node_names, ...)``
     returns after restoring the checkpoint into ``sess`` (spec/freeze.md).
+    ``on_tensor(key, nbytes)`` is called after each variable's value is embedded (progress bars).
     """
     from ..checkpoint_reader import CheckpointReader, load_checkpoint
 
@@ -411,7 +412,10 @@ def freeze(checkpoint, graph, output_node_names: Iterable[str], *,
             key, slice_spec = keys.get(node.name, (node.name, None))
             dtype = node.attr["dtype"].type
             is_resource = node.op == "VarHandleOp"
-            tensor = make_tensor_proto(_read_value(reader, node, key, slice_spec), dtype)
+            value = _read_value(reader, node, key, slice_spec)
+            nbytes = value.nbytes
+            tensor = make_tensor_proto(value, dtype)
+            del value
             name = node.name
             node.Clear()
             node.name = name
@@ -420,6 +424,8 @@ def freeze(checkpoint, graph, output_node_names: Iterable[str], *,
             node.attr["value"].tensor.CopyFrom(tensor)
             del tensor
             _follow(sub, consumers, name, dtype, axis_nodes, set(), is_resource)
+            if on_tensor is not None:
+                on_tensor(key, nbytes)
     finally:
         if reader is not checkpoint:
             reader.close()
