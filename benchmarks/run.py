@@ -453,7 +453,8 @@ def build_workloads(work: str, inputs: dict) -> list[Workload]:
 
         return check
 
-    no_fsync = mock.patch("os.fsync", lambda fd: None)
+    # fdatasync too: tfckpt's big-tensor path starts fdatasyncs while it writes (bundle/writer.py)
+    no_fsync = mock.patch.multiple("os", fsync=lambda fd: None, fdatasync=lambda fd: None)
 
     def our_save_no_fsync(mapping):
         with no_fsync:
@@ -649,7 +650,7 @@ def build_workloads(work: str, inputs: dict) -> list[Workload]:
             "write one 256 MiB float32, tfckpt fsync patched out",
             None,
             Side(lambda: our_save_no_fsync(big_dict), clean_our_out),
-            "`os.fsync` replaced by a no-op for the call: the same durability as TF's SaveV2",
+            "`os.fsync` and `os.fdatasync` replaced by no-ops for the call: the same durability as TF's SaveV2",
             tf_from="big-save",
         ),
         Workload(
