@@ -90,17 +90,19 @@ def test_tensorflow_restores_it(check, objects_case, objects_base):
     with scratch_dir(objects_base) as d:
         prefix = _write(check, objects_case, d)
         got = check.trusted_call(restorer, f"TensorFlow's restore of {check.impl.name}'s write_objects of {objects_case.id}",
-                                 restorer.restore_objects, tree, prefix)
+                                 restorer.restore_objects, objects_case.description(), tree, prefix)
     assert_same(objects_case.description(), got, what=f"what TensorFlow restored from {objects_case.id}")
 
 
 @pytest.mark.conformance("WriteObjects.Refusals", level="Required")
 @pytest.mark.spec("OBJ-22", "PUB-1")
 @pytest.mark.parametrize("mistake", ["unknown-tensor", "undefined-object"])
-def test_bad_tree_refused_and_leaves_nothing(check, mistake, objects_case, objects_base):
-    if objects_case.id != "objects-module-tree":
-        pytest.skip("one case is enough for the refusals")
+def test_bad_tree_refused_and_leaves_nothing(check, mistake, conformance_run, objects_base):
     check.require("write_objects")
+    found = [c for c in conformance_run.fixtures.cases if c.id == "objects-module-tree" and c.kind == "objects"]
+    if not found:
+        pytest.skip("fixture set has no case objects-module-tree")
+    objects_case = found[0]
     tree = _tree(objects_case)
     label, obj = next((k, v) for k, v in tree["objects"].items() if "variable" in v)
     if mistake == "unknown-tensor":

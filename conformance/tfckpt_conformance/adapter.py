@@ -446,9 +446,10 @@ class Adapter(abc.ABC):
         int64 counter ``tf.train.Checkpoint`` keeps (its N-th ``save``)."""
         raise Unsupported("write_objects")
 
-    def restore_objects(self, objects: dict, prefix: str) -> Description:
+    def restore_objects(self, description: Description, objects: dict, prefix: str) -> Description:
         """Restore the checkpoint ``prefix`` into the object tree ``objects`` (as for
-        :meth:`write_objects`, values ignored) the way ``tf.train.Checkpoint(**kwargs).read(prefix)``
+        :meth:`write_objects`; ``description`` gives each tensor's dtype and shape, its values are
+        not used: the objects start at zeros) the way ``tf.train.Checkpoint(**kwargs).read(prefix)``
         does, requiring every object and every tensor of the checkpoint to be matched
         (``assert_consumed``); return the restored values under the tree's tensor keys."""
         raise Unsupported("restore_objects")

@@ -102,7 +102,8 @@ def handle(adapter: Adapter, request: dict) -> dict:
             adapter.write_objects(desc_mod.load(request["description"]), request["objects"], request["prefix"])
             return {"status": "ok"}
         if op == "restore_objects":
-            desc_mod.save(adapter.restore_objects(request["objects"], request["prefix"]), request["out"])
+            restored = adapter.restore_objects(desc_mod.load(request["description"]), request["objects"], request["prefix"])
+            desc_mod.save(restored, request["out"])
             return {"status": "ok"}
         return {"status": "unsupported", "message": f"unknown operation {op!r}"}
     except ImplementationError as exc:
