@@ -95,7 +95,7 @@ def test_tensorflow_restores_it(check, objects_case, objects_base):
 
 
 @pytest.mark.conformance("WriteObjects.Refusals", level="Required")
-@pytest.mark.spec("OBJ-22", "PUB-1")
+@pytest.mark.spec("OBJ-22")
 @pytest.mark.parametrize("mistake", ["unknown-tensor", "undefined-object"])
 def test_bad_tree_refused_and_leaves_nothing(check, mistake, conformance_run, objects_base):
     check.require("write_objects")
