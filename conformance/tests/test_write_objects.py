@@ -38,7 +38,7 @@ def objects_base(tmp_path_factory):
 
 
 def _tree(case) -> dict:
-    with open(os.path.join(case.directory, case.expected["objects"]), encoding="utf-8") as f:
+    with open(os.path.join(case.directory, case.expected["object_tree"]), encoding="utf-8") as f:
         return json.load(f)
 
 
