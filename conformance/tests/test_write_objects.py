@@ -27,7 +27,7 @@ import pytest
 from tfckpt_conformance.checks import expect_rejection, scratch_dir
 from tfckpt_conformance.description import assert_same
 
-GRAPH_RULES = ("OBJ-1", "OBJ-6", "OBJ-8", "OBJ-9", "OBJ-10", "OBJ-11", "OBJ-17", "OBJ-19", "OBJ-21",
+GRAPH_RULES = ("CONF-37", "OBJ-1", "OBJ-6", "OBJ-8", "OBJ-9", "OBJ-10", "OBJ-11", "OBJ-17", "OBJ-19", "OBJ-21",
                "OBJ-22", "OBJ-23", "OBJ-24", "OBJ-25", "OBJ-27")
 OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
 
