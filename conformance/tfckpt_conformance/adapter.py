@@ -433,7 +433,7 @@ class Adapter(abc.ABC):
 
     def write_objects(self, description: Description, objects: dict, prefix: str) -> None:
         """Write at ``prefix`` what ``tf.train.Checkpoint(**kwargs).write(prefix)`` writes for the object
-        tree ``objects`` (spec/object-graph.md §11, OBJ-22..OBJ-29), the values being the tensors of
+        tree ``objects`` (spec/object-graph.md §11, OBJ-22..OBJ-28), the values being the tensors of
         ``description`` named by the tree::
 
             {"checkpoint": [[keyword, label], ...], "save_counter": null | N, "objects": {label: object}}

@@ -19,7 +19,7 @@ assignment order -- give them in that order.  The same object (a mapping, a
 node, numbered where breadth-first search first reaches it, and its key is that
 first path -- as Keras 3 does, whose optimizer lists each model variable under
 ``_trainable_variables/N`` before the model's own ``_operations/N/_kernel`` edge.  Every node gets
-``has_checkpoint_values``, true iff a tensor is saved at or below it; a leaf gets one attribute ``VARIABLE_VALUE``
+``has_checkpoint_values``, true iff a tensor or a slot reference is at or below it; a leaf gets one attribute ``VARIABLE_VALUE``
 whose ``full_name`` is the variable's name (``"Variable"`` for an unnamed
 ``tf.Variable``) and whose ``checkpoint_key`` is built by
 :func:`tfckpt.objects.object_graph.checkpoint_key`.  Tensors are written in
@@ -35,7 +35,7 @@ the ``.index`` and ``.data`` files byte-identical to TensorFlow's.
 directory's ``checkpoint`` state file naming only that checkpoint, by a relative path
 (``update_checkpoint_state_internal(save_relative_paths=True)`` with one path; spec/object-graph.md OBJ-28).
 
-Two more kinds of node (spec/object-graph.md §11, OBJ-22..OBJ-29):
+Two more kinds of node (spec/object-graph.md §11, OBJ-22..OBJ-28):
 
 * :class:`Tensors` -- an object that saves its own tensors (``_serialize_to_tensors``): one
   attribute per tensor, ``name`` escaped once, the key escaped twice (OBJ-10), no ``full_name``.
