@@ -258,7 +258,7 @@ def test_snake_case_is_keras_class_naming():
 
 
 def test_layout_sequential_functional_rnn_subclassed():
-    """KH5-2..KH5-5: groups by class name numbered per class, a Sequential model's InputLayer has none,
+    """KH5-2..KH5-6: groups by class name numbered per class, a Sequential model's InputLayer has none,
     an RNN's cell weights under cell/vars, a subclassed model's layers under their attributes."""
     assert h5_layout(SEQ_LAYERS, "sequential") == [
         ("sequential/dense/kernel", "layers/dense/vars/0"), ("sequential/dense/bias", "layers/dense/vars/1"),

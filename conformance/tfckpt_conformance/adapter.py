@@ -79,7 +79,7 @@ __all__ = [
 #: The operations an adapter may offer.
 OPERATIONS = ("read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint",
               "merge", "update_state", "resolve", "read_meta_graph", "write_v1", "manage", "rewrite",
-              "freeze")
+              "freeze", "write_objects", "restore_objects")
 
 #: Error categories an implementation may answer with (TensorFlow's status code names).
 CATEGORIES = (
@@ -430,6 +430,29 @@ class Adapter(abc.ABC):
         ``outputs`` (node names), ``variable_names_whitelist``/``variable_names_blacklist``,
         ``clear_devices``, as TensorFlow's ``convert_variables_to_constants`` after a restore."""
         raise Unsupported("freeze")
+
+    def write_objects(self, description: Description, objects: dict, prefix: str) -> None:
+        """Write at ``prefix`` what ``tf.train.Checkpoint(**kwargs).write(prefix)`` writes for the object
+        tree ``objects`` (spec/object-graph.md §11, OBJ-22..OBJ-28), the values being the tensors of
+        ``description`` named by the tree::
+
+            {"checkpoint": [[keyword, label], ...], "save_counter": null | N, "objects": {label: object}}
+            object = {"children": [[name, label], ...], "tensors": [[name, tensor key], ...],
+                      "slots": [[slot name, [[variable label, slot variable label], ...]], ...]}
+                   | {"variable": tensor key, "full_name": name}
+
+        ``children`` are in the order the object lists them; ``tensors`` (an object's own tensors)
+        and ``slots`` (an optimizer's slot variables) are optional; ``save_counter`` N adds the
+        int64 counter ``tf.train.Checkpoint`` keeps (its N-th ``save``)."""
+        raise Unsupported("write_objects")
+
+    def restore_objects(self, description: Description, objects: dict, prefix: str) -> Description:
+        """Restore the checkpoint ``prefix`` into the object tree ``objects`` (as for
+        :meth:`write_objects`; ``description`` gives each tensor's dtype and shape, its values are
+        not used: the objects start at zeros) the way ``tf.train.Checkpoint(**kwargs).read(prefix)``
+        does, requiring every object and every tensor of the checkpoint to be matched
+        (``assert_consumed``); return the restored values under the tree's tensor keys."""
+        raise Unsupported("restore_objects")
 
     def close(self) -> None:
         """Release resources (stop a server process)."""

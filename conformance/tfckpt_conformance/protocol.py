@@ -353,6 +353,18 @@ class SubprocessAdapter(Adapter):
         desc_mod.save(description, src, raw_files=True)
         self._request({"op": "write_v1", "description": src, "path": str(path)})
 
+    def write_objects(self, description: Description, objects: dict, prefix: str) -> None:
+        src = self._outdir()
+        desc_mod.save(description, src, raw_files=True)
+        self._request({"op": "write_objects", "description": src, "objects": objects, "prefix": str(prefix)})
+
+    def restore_objects(self, description: Description, objects: dict, prefix: str) -> Description:
+        src, out = self._outdir(), self._outdir()
+        desc_mod.save(description, src, raw_files=True)
+        self._request({"op": "restore_objects", "description": src, "objects": objects, "prefix": str(prefix),
+                       "out": out})
+        return self._load(out, "restore_objects")
+
     @staticmethod
     def _load(out: str, op: str) -> Description:
         try:

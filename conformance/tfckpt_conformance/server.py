@@ -98,6 +98,13 @@ def handle(adapter: Adapter, request: dict) -> dict:
         if op == "write_v1":
             adapter.write_v1(desc_mod.load(request["description"]), request["path"])
             return {"status": "ok"}
+        if op == "write_objects":
+            adapter.write_objects(desc_mod.load(request["description"]), request["objects"], request["prefix"])
+            return {"status": "ok"}
+        if op == "restore_objects":
+            restored = adapter.restore_objects(desc_mod.load(request["description"]), request["objects"], request["prefix"])
+            desc_mod.save(restored, request["out"])
+            return {"status": "ok"}
         return {"status": "unsupported", "message": f"unknown operation {op!r}"}
     except ImplementationError as exc:
         return {"status": "error", "category": exc.reported_category, "message": exc.message}

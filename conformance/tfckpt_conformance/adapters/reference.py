@@ -62,7 +62,7 @@ class ReferenceAdapter(Adapter):
     operations = frozenset(
         {"read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint",
          "merge", "update_state", "resolve", "read_meta_graph", "write_v1", "manage", "rewrite",
-         "freeze"}
+         "freeze", "write_objects"}
     )
     features = frozenset(
         {
@@ -198,6 +198,11 @@ class ReferenceAdapter(Adapter):
                                    clear_devices=bool(request.get("clear_devices")))
             write_frozen_graph(dst, frozen)
 
+    def write_objects(self, description: Description, objects: dict, prefix: str) -> None:
+        with _rejections():
+            root, counter = objects_tree(objects, {t.key: to_native(t) for t in description.tensors})
+            tfckpt.save_objects(prefix, root, save_counter=counter)
+
     def resolve(self, location: str, query: KeyQuery) -> ResolvedKey:
         with _rejections():
             if query.kind == "object":
@@ -232,3 +237,51 @@ class _SeriesClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def objects_tree(request: dict, values: dict) -> tuple[dict, object]:
+    """``(root mapping for tfckpt.save_objects, save_counter)`` of a ``write_objects`` request: every
+    label becomes one Python object (a dict, a ``Variable``, a ``Tensors`` or a ``SlotOptimizer``),
+    so that an object listed under several names stays one node."""
+    from tfckpt.objects.writer import SlotOptimizer, Tensors, Variable
+
+    specs = request.get("objects") or {}
+    built: dict = {}
+
+    def value(key):
+        if key not in values:
+            raise tf_errors.InvalidArgumentError(f"the object tree names the tensor {key!r}, which the description lacks")
+        return values[key]
+
+    def named(pairs, what) -> dict:
+        out: dict = {}
+        for name, item in pairs:
+            if name in out:
+                raise tf_errors.InvalidArgumentError(f"{what}: the name {name!r} appears twice")
+            out[name] = item
+        return out
+
+    def build(label):
+        if label in built:
+            return built[label]
+        if label not in specs:
+            raise tf_errors.InvalidArgumentError(f"the object tree refers to {label!r}, which it does not define")
+        spec = specs[label]
+        if "variable" in spec:
+            built[label] = Variable(value(spec["variable"]), spec.get("full_name", ""))
+            return built[label]
+        children: dict = {}
+        if spec.get("slots"):
+            obj = SlotOptimizer(children, {})
+        elif spec.get("tensors"):
+            obj = Tensors(named(((n, value(k)) for n, k in spec["tensors"]), f"object {label}'s tensors"), children)
+        else:
+            obj = children
+        built[label] = obj
+        children.update(named(((n, build(child)) for n, child in spec.get("children", [])), f"object {label}"))
+        if isinstance(obj, SlotOptimizer):
+            obj.slots = {name: [(build(v), build(s)) for v, s in pairs] for name, pairs in spec["slots"]}
+        return obj
+
+    root = named(((n, build(label)) for n, label in request.get("checkpoint", [])), "tf.train.Checkpoint")
+    return root, request.get("save_counter")

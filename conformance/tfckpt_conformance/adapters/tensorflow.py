@@ -20,6 +20,11 @@ TensorFlow's behaviour and not ours:
   named by ``saveable_object_util.op_list_to_dict``, the function the ``Saver`` uses.
   TensorFlow has no public lookup from an object path to a key (its restore does
   it internally), so object and slot queries are answered ``unsupported``;
+* write_objects / restore_objects: the object tree built as TensorFlow objects -- an
+  ``AutoTrackable`` per object (children set in order), a ``tf.Variable`` per variable
+  (named by its ``full_name``), ``_serialize_to_tensors`` for an object's own tensors,
+  ``get_slot_names``/``get_slot``/``_create_or_restore_slot_variable`` for an optimizer's
+  slots -- then ``tf.train.Checkpoint(**kwargs).write`` or ``.read(...).assert_consumed()``;
 * state file: TensorFlow's ``CheckpointState`` text format as
   ``checkpoint_management`` reads it, and ``update_checkpoint_state_internal`` to write
   (``write_state``, fields verbatim, and ``update_state``, with its own rules).
@@ -56,6 +61,7 @@ from tensorflow.python.checkpoint import checkpoint_management  # noqa: E402
 from tensorflow.python.framework import meta_graph as tf_meta_graph  # noqa: E402
 from tensorflow.python.saved_model import loader_impl  # noqa: E402
 from tensorflow.python.training import checkpoint_state_pb2  # noqa: E402
+from tensorflow.python.trackable import autotrackable  # noqa: E402
 from tensorflow.python.training.saving import saveable_object_util  # noqa: E402
 
 from ..adapter import (  # noqa: E402
@@ -143,7 +149,7 @@ class TensorFlowAdapter(Adapter):
     operations = frozenset(
         {"read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint",
          "merge", "update_state", "resolve", "read_meta_graph", "write_v1", "manage",
-         "freeze"}
+         "freeze", "write_objects", "restore_objects"}
     )
     features = frozenset(
         {"dtype:*", "string", "sliced", "multi_shard", "object_graph", "v1", "state_file", "big_endian",
@@ -387,3 +393,101 @@ class TensorFlowAdapter(Adapter):
                     raise ImplementationError("NOT_FOUND", f"{wanted} is saved as {key!r}, not in {prefix}")
                 return ResolvedKey(key, info.spec if info is not None else None)
         raise ImplementationError("NOT_FOUND", f"no variable {query.variable!r} in the meta graph")
+
+
+    def write_objects(self, description: Description, objects: dict, prefix: str) -> None:
+        with _OpErrors():
+            kwargs, _ = _objects(description, objects, zeros=False)
+            _checkpoint(kwargs, objects.get("save_counter")).write(prefix)
+
+    def restore_objects(self, description: Description, objects: dict, prefix: str) -> Description:
+        with _OpErrors():
+            kwargs, holders = _objects(description, objects, zeros=True)
+            counter = objects.get("save_counter")
+            checkpoint = _checkpoint(kwargs, 0 if counter is not None else None)
+            checkpoint.read(prefix).assert_consumed()
+            if counter is not None and int(checkpoint.save_counter.numpy()) != counter:
+                raise ImplementationError("DATA_LOSS", f"save_counter restored as {checkpoint.save_counter.numpy()}, not {counter}")
+            return Description([_from_value(t.key, t.dtype, holders[t.key].numpy()) for t in description.tensors
+                                if t.key in holders])
+
+
+class _Object(autotrackable.AutoTrackable):
+    """One object of a ``write_objects`` tree: its children are its attributes, set in order."""
+
+
+class _TensorsObject(_Object):
+    """An object saving tensors of its own, each held in an (untracked) variable."""
+
+    def __init__(self, tensors: dict):
+        object.__setattr__(self, "_own", tensors)  # not a dependency: bypass attribute tracking
+
+    def _serialize_to_tensors(self):
+        return {name: var.read_value() for name, var in self._own.items()}
+
+    def _restore_from_tensors(self, restored):
+        return tf.group(*[self._own[name].assign(value) for name, value in restored.items()])
+
+
+class _SlotsObject(_Object):
+    """An optimizer keeping slot variables, as the saver and the restore ask for them."""
+
+    def __init__(self):
+        object.__setattr__(self, "_slot_table", {})  # {slot name: [(variable, slot variable)]}, untracked
+
+    def get_slot_names(self):
+        return list(self._slot_table)
+
+    def get_slot(self, variable, name):
+        return next((s for v, s in self._slot_table.get(name, ()) if v is variable), None)
+
+    def _create_or_restore_slot_variable(self, slot_variable_position, slot_name, variable, **_):
+        return self.get_slot(variable, slot_name)
+
+
+def _objects(description: Description, request: dict, *, zeros: bool):
+    """``(keyword arguments, {tensor key: tf.Variable})`` of a write_objects request."""
+    values = {t.key: t for t in description.tensors}
+    specs = request.get("objects") or {}
+    built, holders = {}, {}
+
+    def variable(key, name=None):
+        if key not in values:
+            raise ImplementationError("INVALID_ARGUMENT", f"the object tree names the tensor {key!r}, which the description lacks")
+        value = _to_tensor(values[key])
+        if zeros:
+            value = tf.zeros_like(value) if values[key].dtype != STRING else tf.fill(tf.shape(value), b"")
+        holders[key] = tf.Variable(value, name=name) if name else tf.Variable(value)
+        return holders[key]
+
+    def build(label):
+        if label in built:
+            return built[label]
+        if label not in specs:
+            raise ImplementationError("INVALID_ARGUMENT", f"the object tree refers to {label!r}, which it does not define")
+        spec = specs[label]
+        if "variable" in spec:
+            built[label] = variable(spec["variable"], spec.get("full_name") or None)
+            return built[label]
+        if spec.get("tensors"):
+            obj = _TensorsObject({n: variable(k) for n, k in spec["tensors"]})
+        elif spec.get("slots"):
+            obj = _SlotsObject()
+        else:
+            obj = _Object()
+        built[label] = obj
+        for name, child in spec.get("children", []):
+            setattr(obj, name, build(child))
+        for slot_name, pairs in spec.get("slots") or []:
+            obj._slot_table[slot_name] = [(build(v), build(s)) for v, s in pairs]
+        return obj
+
+    kwargs = {name: build(label) for name, label in request.get("checkpoint", [])}
+    return kwargs, holders
+
+
+def _checkpoint(kwargs: dict, counter):
+    checkpoint = tf.train.Checkpoint(**kwargs)
+    if counter is not None:
+        checkpoint.save_counter.assign(counter)
+    return checkpoint

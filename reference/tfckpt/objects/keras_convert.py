@@ -14,7 +14,7 @@ a mapping with the same fields is accepted too), each with its Keras class name 
 one per layer attribute, with the attribute name.  Weightless layers (InputLayer,
 Flatten) are entries with no weights: they shift positions.
 
-From that list (KERAS-H5-2..6, spec/keras.md)::
+From that list (KH5-2..KH5-6, spec/keras.md)::
 
     h5 group     Sequential/functional: layers/<snake_case(class_name)>, _1, _2 ... per class in
                  model.layers order (a Sequential model's InputLayer has none);
@@ -80,7 +80,7 @@ def _check_kind(kind: str) -> None:
 
 def operations(layers: Sequence[KerasLayer], kind: str) -> list[KerasLayer]:
     """``layers`` as the model's ``_operations``: a Sequential model's InputLayer, which
-    ``model.layers`` leaves out, is put first when missing (KERAS-H5 note in spec/keras.md)."""
+    ``model.layers`` leaves out, is put first when missing (KH5-4 in spec/keras.md)."""
     _check_kind(kind)
     layers = [layer if isinstance(layer, KerasLayer) else KerasLayer(**layer) for layer in layers]
     if kind == "sequential" and (not layers or layers[0].class_name != "InputLayer"):

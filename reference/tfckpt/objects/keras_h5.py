@@ -7,7 +7,7 @@ an HDF5 file.  :class:`KerasWeightsReader` reads one with h5py (the optional ext
 ``tfckpt[keras]``) behind the interface of a checkpoint reader
 (``get_variable_to_shape_map``, ``get_variable_to_dtype_map``, ``get_tensor``,
 ``has_tensor``), its keys being the HDF5 dataset paths.  The layout, as Keras
-3.15.1 writes it (spec/keras.md, KERAS-H5-*)::
+3.15.1 writes it (spec/keras.md, KH5-1..KH5-7)::
 
     /vars                         group; attribute name = the model's name; the model's own variables
     /layers/<snake_case class>    one group per layer of model.layers: dense, dense_1, conv2d, input_layer ...
@@ -26,7 +26,7 @@ The file comes from outside TensorFlow, so it is held to the readers' contract
 (spec ERR-1, SEC-12): every malformed file raises a :mod:`tfckpt.errors` error
 naming the file and the dataset, never h5py's or the HDF5 library's exception;
 nothing is allocated that the file's bytes do not justify; the file is opened
-read-only.  Before a dataset is read this reader checks (KERAS-H5-SEC):
+read-only.  Before a dataset is read this reader checks (KH5-8):
 
 - the object tree is walked by hard links only (a soft or external link, which
   could point into another file, is refused), each object once;
