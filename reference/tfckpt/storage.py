@@ -15,7 +15,10 @@ loaded whole, mapped, or written.
   maintained file-system abstraction (optional extra ``tfckpt[remote]``).  :func:`open_file`
   returns a :class:`RemoteFile` whose reads are ``fs.cat_file(path, start, end)``: one
   ranged request per read, no cache, no whole-file download.  fsspec's and the
-  transport's errors become :mod:`tfckpt.errors` errors naming the URL and the offset.
+  transport's errors become :mod:`tfckpt.errors` errors naming the URL and the offset; so
+  does a reply that is not bytes or holds more than the range asked for (a server that
+  ignores ``Range``).  A shorter reply is what a read at the end of a file gives: the
+  callers check lengths as they do for local files.
 
 Writing to a URL is refused (STORE-5): a checkpoint is published by renames in a fixed
 order (``spec/errors.md``, PUB-*), which object stores do not offer atomically.  Write
@@ -145,9 +148,24 @@ def read_bytes(path) -> bytes:
             return handle.read()
     fs, inner = _fs(path)
     try:
-        return fs.cat_file(inner)
+        data = fs.cat_file(inner)
     except Exception as exc:  # noqa: BLE001
         raise _remote_error(exc, path) from None
+    return _received(data, path, 0, None)
+
+
+def _received(data, url: str, offset: int, asked) -> bytes:
+    """What a file system returned for a read, as bytes: bytes-like, and no more than ``asked``.
+
+    fsspec promises bytes; a file system (or a server ignoring the Range header) that sends
+    something else, or more than the range, is a storage error, not data to use."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise errors.UnavailableError(f"storage returned {type(data).__name__}, not bytes", file=url, offset=offset)
+    data = bytes(data)
+    if asked is not None and len(data) > asked:
+        raise errors.UnavailableError(f"storage returned {len(data)} bytes for a read of {asked}",
+                                      file=url, offset=offset)
+    return data
 
 
 class RemoteFile:
@@ -172,7 +190,7 @@ class RemoteFile:
             data = self._fs.cat_file(self._path, start=offset, end=end)
         except Exception as exc:  # noqa: BLE001
             raise _remote_error(exc, self.url, offset) from None
-        return bytes(data)
+        return _received(data, self.url, offset, end - offset)
 
     def readinto(self, view: memoryview, offset: int) -> int:
         data = self.pread(len(view), offset)
