@@ -163,3 +163,32 @@ def test_a_remote_bytearray_reply_is_read_as_bytes(tmp_path):
     url = _served(tmp_path, _replying(bytearray))
     with tfckpt.load_checkpoint(url) as reader:
         assert reader.get_tensor("w").tolist() == [0, 1, 2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("dims,values,error", [([3, 2**26], [0.5], None), ([3, 2**40], [], None),
+                                               ([2**62, 0], [], errors.InvalidArgumentError),
+                                               ([3, 2**26], [0.5, 1.5], errors.ResourceExhaustedError)])
+def test_a_frozen_pb_file_of_a_few_hundred_bytes_claiming_billions(tmp_path, dims, values, error):
+    """The issue's case end to end: the .pb file on disk, read with read_graph_def, every Const
+    through graph_constants: a view, or an error naming the node -- never gigabytes."""
+    graph = graph_pb2.GraphDef()
+    graph.node.add(name="x", op="Placeholder").attr["dtype"].type = 1
+    node = graph.node.add(name="big", op="Const")
+    node.attr["dtype"].type = 1
+    node.attr["value"].tensor.CopyFrom(_const(dims, values))
+    path = tmp_path / "frozen.pb"
+    path.write_bytes(graph.SerializeToString())
+    assert path.stat().st_size < 473
+    tracemalloc.start()
+    try:
+        if error is None:
+            constant = meta_graph.graph_constants(meta_graph.read_graph_def(str(path)))["big"]
+            assert constant.shape == tuple(dims) and not constant.flags.writeable
+        else:
+            with pytest.raises(error) as caught:
+                meta_graph.graph_constants(meta_graph.read_graph_def(str(path)))
+            assert caught.value.key == "big"
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 1 << 20
