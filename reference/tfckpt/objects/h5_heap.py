@@ -21,8 +21,10 @@ collection with every step bounded:
    exactly the string's length.
 
 :func:`check_vlen_attribute` returns the string's length in bytes once that holds,
-``None`` when the header holds no such message (the attribute lives in dense storage,
-which Keras never writes: the caller then does not read it), and raises
+``None`` when the header holds no such message, or the object keeps attributes where
+HDF5 would look first -- dense storage (an attribute-info message naming a fractal heap)
+or a shared attribute message, neither of which Keras writes: the caller then does not
+read it -- and raises
 :class:`~tfckpt.errors.DataLossError` naming file, attribute and offset otherwise.
 
 The layouts (HDF5 File Format Specification version 3.0, sections III.C, IV.A.1,
@@ -38,6 +40,8 @@ and ``L`` are the file's size of offsets and of lengths, usually 8)::
                        shorter than a message header; u32 checksum
     continuation chunk v2   "OCHK", messages, u32 checksum
     continuation message    type 0x10: O offset, L length
+    attribute info message  type 0x15: u8 version, u8 flags, [u16 max creation index if
+                            flags & 1], O fractal heap address (all 1s: none), O name index, ...
     attribute message       type 0x0C: u8 version, u8 flags, u16 name size (with NUL),
                             u16 datatype size, u16 dataspace size, [u8 encoding if v3],
                             name, datatype, dataspace, data (v1: each padded to 8)
@@ -60,7 +64,8 @@ __all__ = ["check_vlen_attribute"]
 MAX_CHUNKS = 1024
 #: The library's smallest collection (H5HG_MINSIZE).
 MIN_COLLECTION = 4096
-ATTRIBUTE, CONTINUATION = 0x0C, 0x10
+ATTRIBUTE, CONTINUATION, ATTRIBUTE_INFO = 0x0C, 0x10, 0x15
+SHARED_ATTRIBUTE = -ATTRIBUTE  # an attribute message flagged shared (its data is a reference)
 
 
 def _uint(data: bytes, at: int, width: int) -> int:
@@ -89,8 +94,15 @@ def check_vlen_attribute(read: Callable[[int, int], bytes], *, size: int, base: 
             raise fail(f"{n} bytes at address {address}: the file ends", offset)
         return data
 
-    found = [data for data in _attribute_messages(get, fail, header, sizeof_addr, sizeof_size)
-             if _attribute_name(data) == name]
+    found = []
+    for kind, data in _attribute_messages(get, fail, header, sizeof_addr, sizeof_size):
+        if kind == SHARED_ATTRIBUTE:
+            return None  # stored elsewhere (shared-message table): HDF5 may read it first; not followed
+        if kind == ATTRIBUTE_INFO and _uint(data, 2 + (2 if data[1:2] and data[1] & 1 else 0), sizeof_addr) \
+                not in (0, (1 << 8 * sizeof_addr) - 1):
+            return None  # dense storage (a fractal heap): HDF5 looks there, not in the header
+        if kind == ATTRIBUTE and _attribute_name(data) == name:
+            found.append(data)
     if not found:
         return None
     length = None
@@ -100,7 +112,7 @@ def check_vlen_attribute(read: Callable[[int, int], bytes], *, size: int, base: 
 
 
 def _attribute_messages(get, fail, header: int, sizeof_addr: int, sizeof_size: int):
-    """The data of every attribute message in the object header at ``header``."""
+    """``(kind, data)`` of every attribute and attribute-info message in the object header at ``header``."""
     first = get(header, 4)
     if first == b"OHDR":
         prefix = get(header, 6)
@@ -138,8 +150,10 @@ def _attribute_messages(get, fail, header: int, sizeof_addr: int, sizeof_size: i
             if data_at + msize > len(body):
                 raise fail(f"header message of {msize} bytes runs past its chunk", start + pos)
             data = body[data_at : data_at + msize]
-            if kind == ATTRIBUTE and not mflags & 0x02:  # 0x02: shared message (stored elsewhere)
-                yield data
+            if kind == ATTRIBUTE:
+                yield (SHARED_ATTRIBUTE if mflags & 0x02 else ATTRIBUTE), data  # 0x02: a shared message
+            elif kind == ATTRIBUTE_INFO:
+                yield kind, data
             elif kind == CONTINUATION:
                 if msize < sizeof_addr + sizeof_size:
                     raise fail("short continuation message", start + pos)
