@@ -119,6 +119,27 @@ def _child(mode: str, prefix: str, megabytes: int) -> subprocess.Popen:
     return proc
 
 
+def kill_at_step(kill_at: int, names=("replace", "rename", "remove", "unlink")) -> list:
+    """Make this process SIGKILL itself right after its ``kill_at``-th call of ``os.<name>``
+    (``kill_at`` 0: at the first call, before it acts); returns the list counting the calls."""
+    calls = [0]
+
+    def killing_after(real):
+        def call(*args, **kwargs):
+            if kill_at == 0:
+                os.kill(os.getpid(), signal.SIGKILL)
+            result = real(*args, **kwargs)
+            calls[0] += 1
+            if calls[0] == kill_at:
+                os.kill(os.getpid(), signal.SIGKILL)
+            return result
+        return call
+
+    for name in names:
+        setattr(os, name, killing_after(getattr(os, name)))
+    return calls
+
+
 def timed_write(mode: str, directory: str, megabytes: int) -> float:
     """Seconds one uninterrupted write takes in a child, over an existing OLD checkpoint."""
     os.makedirs(directory, exist_ok=True)

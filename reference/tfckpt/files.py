@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from typing import IO, Iterator
 
 from . import errors
 
-__all__ = ["atomic_output", "tempstate_name"]
+__all__ = ["atomic_output", "tempstate_name", "directory_lock"]
 
 
 def tempstate_name(final_path: str) -> str:
@@ -52,3 +53,49 @@ def atomic_output(final_path: str, temp_path: str, mode: str = "xb", *, sync: bo
         with contextlib.suppress(OSError):
             os.remove(temp_path)
         raise
+
+
+# -- serialising writers across processes (STATE-34, PUB-8) -----------------------------------------
+
+_held: dict = {}  # realpath of a locked directory -> the thread holding its lock, in this process
+_held_guard = threading.Lock()
+
+
+@contextlib.contextmanager
+def directory_lock(directory) -> Iterator[None]:
+    """Hold an exclusive ``flock`` on ``directory`` itself (no lock file is made), reentrant
+    within one process; a no-op where ``fcntl`` is missing (Windows).  The state file's
+    read-modify-write (STATE-34) and the renames that publish a checkpoint (PUB-8) take it."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
+    directory = os.fspath(directory) or "."
+    from . import storage
+
+    if storage.is_url(directory):  # remote storage has no locks: one writer at a time is the caller's
+        yield
+        return
+    with errors.os_errors("creating the checkpoint directory", file=directory):
+        os.makedirs(directory, exist_ok=True)
+    key = os.path.realpath(directory)
+    with _held_guard:
+        reentered = _held.get(key) == threading.get_ident()
+    if reentered:  # the outer holder releases it
+        yield
+        return
+    with errors.os_errors("locking the checkpoint directory", file=directory):
+        fd = os.open(directory, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        with _held_guard:
+            _held[key] = threading.get_ident()
+        try:
+            yield
+        finally:
+            with _held_guard:
+                del _held[key]
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)

@@ -26,15 +26,13 @@ given directory, that one is returned -- TensorFlow returns ``None`` there.
 
 from __future__ import annotations
 
-import contextlib
 import glob
 import logging
-import threading
 import os
-from typing import Iterator, Optional, Sequence, Union
+from typing import Optional, Sequence, Union
 
 from . import errors, storage
-from .files import atomic_output
+from .files import atomic_output, directory_lock
 from .proto import checkpoint_state_pb2
 
 __all__ = [
@@ -213,51 +211,16 @@ def update_checkpoint_state(
 
 # -- serialising writers across processes (STATE-34, spec/state-file.md §9) ---------------------------
 
-_held: dict = {}  # realpath of a locked directory -> the thread holding its lock, in this process
-_held_guard = threading.Lock()
-
-
-@contextlib.contextmanager
-def state_lock(directory: PathLike) -> Iterator[None]:
+def state_lock(directory: PathLike):
     """Hold an exclusive lock on ``directory`` for a read-modify-write of its state file.
 
-    The lock is ``flock`` on the directory itself, so no lock file is left in
-    it (TensorFlow never creates one, and a listing of the directory stays
-    TensorFlow's). It serialises tfckpt processes -- ``update_checkpoint_state``
-    and ``CheckpointManager.save`` take it -- and is reentrant within one
-    process. Where ``fcntl`` is missing (Windows), it is a no-op.
+    The lock is ``flock`` on the directory itself (:func:`tfckpt.files.directory_lock`), so no
+    lock file is left in it (TensorFlow never creates one, and a listing of the directory stays
+    TensorFlow's). It serialises tfckpt processes -- ``update_checkpoint_state``,
+    ``CheckpointManager.save`` and every checkpoint's publish step (PUB-8) take it -- and is
+    reentrant within one process. Where ``fcntl`` is missing (Windows), it is a no-op.
     """
-    try:
-        import fcntl
-    except ImportError:  # pragma: no cover - not POSIX
-        yield
-        return
-    directory = os.fspath(directory) or "."
-    if storage.is_url(directory):  # remote storage has no locks: one writer at a time is the caller's
-        yield
-        return
-    with errors.os_errors("creating the checkpoint directory", file=directory):
-        os.makedirs(directory, exist_ok=True)
-    key = os.path.realpath(directory)
-    with _held_guard:
-        reentered = _held.get(key) == threading.get_ident()
-    if reentered:  # the outer holder releases it
-        yield
-        return
-    with errors.os_errors("locking the checkpoint directory", file=directory):
-        fd = os.open(directory, os.O_RDONLY)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        with _held_guard:
-            _held[key] = threading.get_ident()
-        try:
-            yield
-        finally:
-            with _held_guard:
-                del _held[key]
-            fcntl.flock(fd, fcntl.LOCK_UN)
-    finally:
-        os.close(fd)
+    return directory_lock(directory)
 
 
 def _relative_if_absolute(path: str, save_dir: str) -> str:

@@ -15,7 +15,10 @@ loaded whole or mapped (a ``.meta`` or ``saved_model.pb`` is one message, read w
   maintained file-system abstraction (optional extra ``tfckpt[remote]``).  :func:`open_file`
   returns a :class:`RemoteFile` whose reads are ``fs.cat_file(path, start, end)``: one
   ranged request per read, no cache, no whole-file download.  fsspec's and the
-  transport's errors become :mod:`tfckpt.errors` errors naming the URL and the offset.
+  transport's errors become :mod:`tfckpt.errors` errors naming the URL and the offset; so
+  does a reply that is not bytes or holds more than the range asked for (a server that
+  ignores ``Range``).  A shorter reply is what a read at the end of a file gives: the
+  callers check lengths as they do for local files.
 
 Writing to a URL (STORE-5, STORE-6) is staging then upload.  A writer given a URL writes
 the finished files in a private local staging directory exactly as it would locally, then
@@ -200,9 +203,24 @@ def read_bytes(path) -> bytes:
             return handle.read()
     fs, inner = _fs(path)
     try:
-        return fs.cat_file(inner)
+        data = fs.cat_file(inner)
     except Exception as exc:  # noqa: BLE001
         raise _remote_error(exc, path) from None
+    return _received(data, path, 0, None)
+
+
+def _received(data, url: str, offset: int, asked) -> bytes:
+    """What a file system returned for a read, as bytes: bytes-like, and no more than ``asked``.
+
+    fsspec promises bytes; a file system (or a server ignoring the Range header) that sends
+    something else, or more than the range, is a storage error, not data to use."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise errors.UnavailableError(f"storage returned {type(data).__name__}, not bytes", file=url, offset=offset)
+    data = bytes(data)
+    if asked is not None and len(data) > asked:
+        raise errors.UnavailableError(f"storage returned {len(data)} bytes for a read of {asked}",
+                                      file=url, offset=offset)
+    return data
 
 
 def read_head(path, length: int) -> bytes:
@@ -240,7 +258,7 @@ class RemoteFile:
             data = self._fs.cat_file(self._path, start=offset, end=end)
         except Exception as exc:  # noqa: BLE001
             raise _remote_error(exc, self.url, offset) from None
-        return bytes(data)
+        return _received(data, self.url, offset, end - offset)
 
     def readinto(self, view: memoryview, offset: int) -> int:
         data = self.pread(len(view), offset)

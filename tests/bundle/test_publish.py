@@ -30,18 +30,9 @@ _CHILD = textwrap.dedent("""
     import os, signal, sys
     import numpy as np
     import tfckpt
+    import killing
     kill_after, mode, prefix = int(sys.argv[1]), sys.argv[2], sys.argv[3]
-    calls = [0]
-    def killing(real):
-        def call(*args, **kwargs):
-            result = real(*args, **kwargs)
-            calls[0] += 1
-            if calls[0] == kill_after:
-                os.kill(os.getpid(), signal.SIGKILL)
-            return result
-        return call
-    os.replace = killing(os.replace)
-    os.remove = killing(os.remove)
+    killing.kill_at_step(kill_after, ("replace", "remove"))
     new = {"a": -np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.array([b"new!"], dtype=object)}
     if mode == "save":
         tfckpt.save(prefix, new)
@@ -56,7 +47,8 @@ _CHILD = textwrap.dedent("""
 
 def _run_child(kill_after: int, mode: str, prefix: str) -> bool:
     """Run the writer, killed after its ``kill_after``-th rename or removal; True if it finished."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                                                       *sys.path]))
     proc = subprocess.run([sys.executable, "-c", _CHILD, str(kill_after), mode, prefix],
                           capture_output=True, text=True, env=env, timeout=120)
     if proc.returncode == 0:

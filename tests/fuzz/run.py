@@ -136,6 +136,13 @@ def seed() -> None:
                     wanted["object_graph"].append((case["id"], reader.get_tensor(og.OBJECT_GRAPH_KEY).item()))
             except Exception:  # noqa: BLE001 - a seed we cannot make is just not made
                 pass
+    # remote: 4 control bytes (targets.remote) + a bundle or a V1 file; clean storage, then a few faults.
+    wanted["remote"] = ([(cid, b"\0\0\0\0" + data) for cid, data in wanted["bundle"][:12]]
+                        + [(cid, b"\x10\0\0\0" + data) for cid, data in wanted["v1"][:4]])
+    faults = {"short": b"\0\x11\x03\x01", "long": b"\0\x22\x05\x00", "size": b"\x05\0\x07\0",
+              "error": b"\0\x04\x01\x02"}
+    for fault, control in faults.items():
+        wanted["remote"] += [(f"{cid}-{fault}", control + data[4:]) for cid, data in wanted["remote"][:2]]
     for name, seeds in wanted.items():
         out = os.path.join(CORPUS, name)
         os.makedirs(out, exist_ok=True)

@@ -31,6 +31,12 @@ TensorFlow's ``BundleWriter`` renames the data file and then the index, and
 writes over an existing index without retiring it first, so a kill between
 its two renames leaves the old index beside the new data (spec/errors.md §5).
 
+Two writers of one prefix (two processes, or two threads) would interleave those steps --
+A retires the index, renames its data; B renames its data over A's; A renames its index
+beside B's data -- so steps 2 to 4 run under an exclusive ``flock`` on the directory
+(:func:`tfckpt.files.directory_lock`, the lock the state file's updates take; PUB-8): the
+second writer's publish waits for the first's, and the last one wins whole.
+
 Readers pair with step 2: :class:`~tfckpt.bundle.reader.BundleReader` checks,
 each time it opens a data file, that ``P.index`` is still the file it read;
 with this order a data file opened while that holds belongs to the same save.
@@ -44,6 +50,7 @@ import time
 from typing import Iterable, Optional, Sequence
 
 from .. import errors
+from ..files import directory_lock
 from .naming import DATA_FILE_PATTERN, index_filename
 
 __all__ = ["publish", "leftovers", "sweep_temporaries", "TEMP_PATTERN", "ORPHAN_GRACE_SECONDS"]
@@ -81,6 +88,11 @@ def publish(prefix: str, index_temp: str, data_files: Sequence[tuple[str, str]],
     """
     index_path = index_filename(prefix)
     directory = os.path.dirname(prefix)
+    with directory_lock(directory or "."):  # PUB-8: one publish at a time per directory
+        _publish(prefix, index_path, directory, index_temp, data_files, sync)
+
+
+def _publish(prefix, index_path, directory, index_temp, data_files, sync) -> None:
     with errors.os_errors("retiring the checkpoint being replaced", file=index_path):
         if os.path.lexists(index_path):
             if os.path.isdir(index_path):

@@ -89,6 +89,7 @@ class KerasWeightsReader:
         self._h5py = h5py
         self.path = path
         self.size = size
+        self._source = source
         try:
             self._file = h5py.File(source, "r", locking=False) if isinstance(source, str) else h5py.File(source, "r")
         except OSError as exc:
@@ -212,8 +213,12 @@ class KerasWeightsReader:
     def group_name(self, group: str) -> Optional[str]:
         """The ``name`` attribute of ``group`` (``layers/dense/vars`` -> the layer's name), or None.
 
-        Only a scalar string attribute of at most :data:`MAX_NAME` stored bytes is read: an
-        attribute's dataspace, like a dataset's, may claim any size."""
+        None when there is no such attribute or it is not what Keras writes (a scalar string of
+        at most :data:`MAX_NAME` stored bytes; an attribute's dataspace, like a dataset's, may
+        claim any size).  A variable-length string's heap ID and global heap collection are
+        checked in the file's bytes before the HDF5 library follows them
+        (:mod:`tfckpt.objects.h5_heap`: the library loops forever on some damaged collections);
+        damage there, or any failure of the read, is a :class:`~tfckpt.errors.DataLossError`."""
         h5py = self._h5py
         try:
             if group not in self._file or not isinstance(self._file.get(group, getlink=True), h5py.HardLink):
@@ -224,12 +229,35 @@ class KerasWeightsReader:
             attr = h5py.h5a.open(target.id, b"name")
             if attr.shape != () or attr.get_storage_size() > MAX_NAME or attr.dtype.kind not in "OSU":
                 return None
+            if attr.get_type().is_variable_str():
+                if self._vlen_length(target, group) is None:
+                    return None  # not in the object header (dense storage): not followed
             value = target.attrs["name"]
-        except Exception:  # a damaged attribute is no name, not a failed read of the weights
-            return None
+        except errors.CheckpointError:
+            raise
+        except Exception as exc:
+            raise _damaged(exc, self.path, f"{group}@name") from None
         if isinstance(value, bytes):
             value = value.decode("utf-8", "replace")
         return value if isinstance(value, str) and len(value) <= MAX_NAME else None
+
+    def _vlen_length(self, target, group: str) -> Optional[int]:
+        from .h5_heap import check_vlen_attribute
+
+        plist = self._file.id.get_create_plist()
+        sizeof_addr, sizeof_size = plist.get_sizes()
+        source = self._source
+        if isinstance(source, str):
+            def read(offset: int, n: int) -> bytes:
+                with open(source, "rb") as handle:
+                    handle.seek(offset)
+                    return handle.read(n)
+        else:
+            def read(offset: int, n: int) -> bytes:
+                return bytes(source.getbuffer()[offset : offset + n])
+        return check_vlen_attribute(read, size=self.size, base=plist.get_userblock(), sizeof_addr=sizeof_addr,
+                                    sizeof_size=sizeof_size, header=self._h5py.h5o.get_info(target.id).addr,
+                                    name=b"name", file=self.path, key=f"{group}@name", limit=MAX_NAME)
 
     def close(self) -> None:
         file = getattr(self, "_file", None)
