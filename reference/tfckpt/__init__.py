@@ -53,6 +53,7 @@ _EXPORTS = {
     "load_graph": "tfckpt.graph.inspect",
     "load_keras_weights": "tfckpt.objects.keras_h5",
     **dict.fromkeys(["KerasLayer", "checkpoint_to_weights_h5", "weights_h5_to_checkpoint"], "tfckpt.objects.keras_convert"),
+    "build_saved_model": "tfckpt.graph.saved_model_build",
 }
 
 __version__ = "0.1.0"
@@ -114,4 +115,5 @@ __all__ = [
     "KerasLayer",
     "checkpoint_to_weights_h5",
     "weights_h5_to_checkpoint",
+    "build_saved_model",
 ]
