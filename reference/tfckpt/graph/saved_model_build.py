@@ -76,6 +76,10 @@ _MAIN_OP_KEY = "saved_model_main_op"
 _LEGACY_INIT_OP_KEY = "legacy_init_op"
 _ASSET_TYPE_URL = "type.googleapis.com/tensorflow.AssetFileDef"
 _REF_VARIABLE_OPS = ("VariableV2", "Variable")
+#: Collections TensorFlow holds as variable objects and re-serialises as ``VariableDef`` on export
+#: (``ref_variable.py``'s ``register_proto_function`` calls).
+_VARIABLE_DEF_COLLECTIONS = ("variables", "trainable_variables", "global_step", "local_variables",
+                             "model_variables", "moving_average_variables", "metric_variables")
 _STRING, _INT32, _RESOURCE = 7, 3, 20
 _REF_OFFSET = 100
 
@@ -250,6 +254,35 @@ def _add_default_attrs(node) -> None:
             node.attr[attr.name].CopyFrom(attr.default_value)
 
 
+def _sort_control_inputs(node) -> None:
+    """TensorFlow's ``ToGraphDef`` lists a node's data inputs first, then its control inputs sorted by name."""
+    data = [i for i in node.input if not i.startswith("^")]
+    control = sorted(i for i in node.input if i.startswith("^"))
+    if list(node.input) != data + control:
+        del node.input[:]
+        node.input.extend(data + control)
+
+
+def _variable_collections(meta, out) -> None:
+    """The source's collections, with each ``VariableDef`` as TensorFlow re-serialises it from the variable
+    it imported: ``trainable`` true exactly for the variables of ``trainable_variables`` (a TF <= 1.4
+    ``.meta`` has no such field)."""
+    from ..proto import variable_pb2
+
+    trainable = {d.variable_name for d in variable_defs(meta, "trainable_variables")}
+    for name, collection in meta.collection_def.items():
+        target = out.collection_def[name]
+        target.CopyFrom(collection)
+        if name not in _VARIABLE_DEF_COLLECTIONS:
+            continue
+        values = target.bytes_list.value
+        for index, raw in enumerate(values):
+            definition = variable_pb2.VariableDef.FromString(raw)
+            if definition.variable_name in trainable and not definition.trainable:
+                definition.trainable = True
+                values[index] = definition.SerializeToString(deterministic=True)
+
+
 def _source_graph(graph_def):
     """The source nodes as TensorFlow's import + ``as_graph_def(add_shapes=True)`` gives them back."""
     out = graph_pb2.GraphDef()
@@ -257,6 +290,7 @@ def _source_graph(graph_def):
         out.node.add().CopyFrom(node)
     for node in out.node:
         _add_default_attrs(node)
+        _sort_control_inputs(node)
     by_name = {n.name: n for n in out.node}
     shapes = _Shapes(by_name)
     for node in out.node:
@@ -418,7 +452,7 @@ class _SaverBuilder:
             else:
                 assigns.append(self.node(n.unique(f"{s}/Assign"), "Assign", [spec.variable.name, value], self.device,
                                          T=dict(type=spec.dtype),
-                                         _class=dict(strings=[f"loc:@{spec.variable.name}".encode()]),
+                                         _class=dict(strings=_colocation(spec.variable)),
                                          _has_manual_control_dependencies=manual,
                                          _output_shapes=dict(shapes=[spec.dims]), use_locking=dict(b=True),
                                          validate_shape=dict(b=spec.dims is not None and -1 not in spec.dims)))
@@ -457,6 +491,14 @@ class _SaverBuilder:
                              _has_manual_control_dependencies=dict(b=True), dtypes=dtypes)
         return self.node(scope, op, [filename, names, slices], self.cpu0,
                          _output_shapes=dict(shapes=[p.restored_dims for p in self.specs]), dtypes=dtypes)
+
+
+def _colocation(variable) -> list:
+    """A ref ``Assign`` is colocated with its variable: the variable's own ``_class`` (a slot colocated
+    with its primary says ``loc:@<primary>``), else ``loc:@<variable>``."""
+    if "_class" in variable.attr and variable.attr["_class"].list.s:
+        return list(variable.attr["_class"].list.s)
+    return [f"loc:@{variable.name}".encode()]
 
 
 def _cpu0(device: str) -> str:
@@ -557,8 +599,7 @@ def saved_model_message(graph, signatures: Mapping, tags: Sequence[str] = ("serv
     specs = _saveables(meta, by_name)
     out = meta_graph_pb2.MetaGraphDef()
     if meta is not None:
-        for name, collection in meta.collection_def.items():
-            out.collection_def[name].CopyFrom(collection)
+        _variable_collections(meta, out)
     signature_defs = {key: _signature(key, value, by_name, shapes) for key, value in (signatures or {}).items()}
     assets = _assets(out, assets_collection, by_name)
     if main_op is not None:
