@@ -129,3 +129,31 @@ def test_names_continue_the_graphs_counters():
                                      "save/Identity", "save/IDENTITY_2")]
     assert got == ["save", "save/Const_1", "save/Const_2", "save/Identity_2", "save/Identity_4", "save/Identity_5",
                    "save/IDENTITY_2_1"]
+
+
+def test_command_line_builds_grouped_signatures(tmp_path, capsys):
+    from tfckpt.cli.main import main
+
+    export = str(tmp_path / "export" / "1")
+    assert main(["savedmodel-build", PREFIX, "--output", "k=dense/kernel/read:0", "--signature", "other",
+                 "--output", "b=dense/bias/read", "--method", "regress", "-o", export]) == 0
+    assert capsys.readouterr().out == f"wrote {export}: 77 nodes, 7 variables, signatures other, serving_default\n"
+    signatures = read_saved_model(export).meta_graphs[0].signature_def
+    assert signatures["other"].method_name == "tensorflow/serving/regress"
+    assert signatures["other"].outputs["b"].name == "dense/bias/read:0"
+    assert signatures["serving_default"].outputs["k"].name == "dense/kernel/read:0"
+    assert main(["savedmodel-build", PREFIX, "--output", "k=dense/kernel/read:0", "-o", export]) == 1
+    assert "AlreadyExistsError [ALREADY_EXISTS]: the export directory exists and isn't empty" in capsys.readouterr().err
+
+
+def test_command_line_names_a_missing_tensor(tmp_path, capsys):
+    from tfckpt.cli.main import main
+
+    export = tmp_path / "export"
+    assert main(["savedmodel-build", PREFIX, "--input", "x=x:0", "-o", str(export)]) == 1
+    assert "NotFoundError [NOT_FOUND]: signature 'serving_default' input 'x': tensor 'x:0' is not in the graph" in \
+        capsys.readouterr().err
+    assert not export.exists()
+    with pytest.raises(SystemExit):
+        main(["savedmodel-build", PREFIX, "--input", "x", "-o", str(export)])
+    assert "--input wants NAME=TENSOR" in capsys.readouterr().err
