@@ -44,7 +44,7 @@ def train(name, directory):
     return prefix, feeds, outputs
 
 
-def build_tf(export_dir, prefix, signatures, tags=("serve",), graph_def=None):
+def build_tf(export_dir, prefix, signatures, tags=("serve",), graph_def=None, clear_devices=False):
     """TensorFlow's SavedModelBuilder on the .meta (restored from ``prefix``) or on a frozen ``graph_def``.
 
     ``signatures``: {key: (inputs {name: tensor name}, outputs {name: tensor name}, method)}.
@@ -65,7 +65,7 @@ def build_tf(export_dir, prefix, signatures, tags=("serve",), graph_def=None):
                     {k: v1.saved_model.build_tensor_info(g.get_tensor_by_name(t)) for k, t in inputs.items()},
                     {k: v1.saved_model.build_tensor_info(g.get_tensor_by_name(t)) for k, t in outputs.items()},
                     method)
-            builder.add_meta_graph_and_variables(sess, list(tags), signature_def_map=defs)
+            builder.add_meta_graph_and_variables(sess, list(tags), signature_def_map=defs, clear_devices=clear_devices)
             builder.save()
     return export_dir
 

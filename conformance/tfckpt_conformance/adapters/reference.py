@@ -62,7 +62,7 @@ class ReferenceAdapter(Adapter):
     operations = frozenset(
         {"read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint",
          "merge", "update_state", "resolve", "read_meta_graph", "write_v1", "manage", "rewrite",
-         "freeze"}
+         "freeze", "build_saved_model"}
     )
     features = frozenset(
         {
@@ -197,6 +197,15 @@ class ReferenceAdapter(Adapter):
                                    variable_names_blacklist=request.get("variable_names_blacklist"),
                                    clear_devices=bool(request.get("clear_devices")))
             write_frozen_graph(dst, frozen)
+
+    def build_saved_model(self, graph: str, checkpoint, dst: str, request: dict) -> None:
+        from tfckpt.graph import saved_model_build
+
+        with _rejections():
+            saved_model_build.build(
+                dst, checkpoint, graph, request["signatures"], tuple(request.get("tags", ("serve",))),
+                clear_devices=bool(request.get("clear_devices")),
+                tensorflow_git_version=request.get("tensorflow_git_version", saved_model_build.TFCKPT_GIT_VERSION))
 
     def resolve(self, location: str, query: KeyQuery) -> ResolvedKey:
         with _rejections():
