@@ -157,3 +157,14 @@ def test_command_line_names_a_missing_tensor(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["savedmodel-build", PREFIX, "--input", "x", "-o", str(export)])
     assert "--input wants NAME=TENSOR" in capsys.readouterr().err
+
+
+def test_a_directory_with_a_state_file_stands_for_its_latest_checkpoint(tmp_path):
+    import shutil
+
+    directory = tmp_path / "train"
+    shutil.copytree(os.path.dirname(PREFIX), directory)
+    export = str(tmp_path / "export")
+    b.build(export, str(directory), None, SIGNATURES)
+    assert read_saved_model(export).meta_graphs[0].signature_def["serving_default"].outputs["kernel"].name == \
+        "dense/kernel/read:0"

@@ -331,7 +331,8 @@ def _saveables(meta, by_name) -> list:
     """The saver's specs in its order: grouped by key, keys sorted, pieces in collection order (SMB-4)."""
     if meta is None:
         return []
-    if meta.collection_def["saveable_objects"].node_list.value if "saveable_objects" in meta.collection_def else ():
+    saveables = meta.collection_def.get("saveable_objects")
+    if saveables is not None and (saveables.node_list.value or saveables.bytes_list.value):
         raise errors.UnimplementedError("the graph has a saveable_objects collection (tables or other saveables); "
                                         "only variables can be saved without TensorFlow")
     groups: dict = {}
@@ -742,6 +743,14 @@ def build(export_dir: PathLike, checkpoint, graph=None, signatures: Optional[Map
 
     export_dir = os.fspath(export_dir)
     _check_export_dir(export_dir)
+    if isinstance(checkpoint, (str, os.PathLike)) and os.path.isdir(checkpoint):
+        from ..state_file import latest_checkpoint
+
+        found = latest_checkpoint(os.fspath(checkpoint))
+        if found is None:
+            raise errors.NotFoundError("the directory has no checkpoint state file naming a checkpoint",
+                                       file=os.fspath(checkpoint))
+        checkpoint = found
     prefix = checkpoint.path if isinstance(checkpoint, CheckpointReader) else checkpoint
     model, specs, assets = saved_model_message(graph, signatures or {}, tags, checkpoint=prefix,
                                              assets_collection=assets_collection, main_op=main_op,
