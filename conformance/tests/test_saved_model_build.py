@@ -30,7 +30,7 @@ def build_base(tmp_path_factory):
 
 def _inputs(case):
     graph = os.path.join(case.directory, case.expected["graph"])
-    checkpoint = None if case.raw.get("prefix") == "" else case.prefix
+    checkpoint = None if case.expected.get("build_without_checkpoint") else case.prefix
     return graph, checkpoint, case.expected["build_saved_model"]
 
 
