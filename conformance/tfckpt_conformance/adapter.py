@@ -26,6 +26,9 @@ its operations, on canonical descriptions (``description.py``)::
     rewrite(src, dst, request)      a subset / renamed / EMA / optimizer-stripped copy (spec/rewrite.md)
     freeze(graph, checkpoint, dst, request)
                                     a .meta + checkpoint frozen into one GraphDef .pb (spec/freeze.md)
+    build_saved_model(graph, checkpoint, dst, request)
+                                    a .meta + checkpoint (or a frozen GraphDef) built into a TF1
+                                    SavedModel directory, as SavedModelBuilder does (spec/savedmodel.md §7)
 
 It declares which operations it offers and which *feature tags* it supports
 (``dtype:bfloat16``, ``string``, ``sliced``, ``multi_shard``, ``v1`` ...; the
@@ -79,7 +82,7 @@ __all__ = [
 #: The operations an adapter may offer.
 OPERATIONS = ("read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint",
               "merge", "update_state", "resolve", "read_meta_graph", "write_v1", "manage", "rewrite",
-              "freeze", "write_objects", "restore_objects")
+              "freeze", "write_objects", "restore_objects", "build_saved_model")
 
 #: Error categories an implementation may answer with (TensorFlow's status code names).
 CATEGORIES = (
@@ -453,6 +456,15 @@ class Adapter(abc.ABC):
         does, requiring every object and every tensor of the checkpoint to be matched
         (``assert_consumed``); return the restored values under the tree's tensor keys."""
         raise Unsupported("restore_objects")
+
+    def build_saved_model(self, graph: str, checkpoint: Optional[str], dst: str, request: dict) -> None:
+        """Create the SavedModel directory ``dst`` (new) from the ``.meta`` file or frozen binary GraphDef
+        ``graph`` and the checkpoint prefix ``checkpoint`` (None for a frozen graph), as TensorFlow's
+        ``SavedModelBuilder.add_meta_graph_and_variables`` + ``save`` writes it after restoring the
+        checkpoint (spec/savedmodel.md §7): ``signatures`` ({key: {inputs, outputs: {name: tensor name},
+        method_name}}), ``tags``, ``clear_devices``, and ``tensorflow_git_version``, the string to
+        record in ``meta_info_def`` (SMB-7).  A refused request leaves nothing at ``dst``."""
+        raise Unsupported("build_saved_model")
 
     def close(self) -> None:
         """Release resources (stop a server process)."""

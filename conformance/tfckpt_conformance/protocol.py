@@ -334,6 +334,11 @@ class SubprocessAdapter(Adapter):
         self._request({"op": "freeze", "graph": str(graph), "checkpoint": str(checkpoint), "dst": str(dst),
                        "request": request})
 
+    def build_saved_model(self, graph: str, checkpoint, dst: str, request: dict) -> None:
+        self._request({"op": "build_saved_model", "graph": str(graph),
+                       "checkpoint": None if checkpoint is None else str(checkpoint), "dst": str(dst),
+                       "request": request})
+
     def resolve(self, location: str, query: KeyQuery) -> ResolvedKey:
         reply = self._request({"op": "resolve", "location": str(location), "query": query.to_json()})
         key, tensor_slice = reply.get("key"), reply.get("slice")

@@ -93,6 +93,9 @@ def handle(adapter: Adapter, request: dict) -> dict:
         if op == "freeze":
             adapter.freeze(request["graph"], request["checkpoint"], request["dst"], request["request"])
             return {"status": "ok"}
+        if op == "build_saved_model":
+            adapter.build_saved_model(request["graph"], request.get("checkpoint"), request["dst"], request["request"])
+            return {"status": "ok"}
         if op == "manage":
             return {"status": "ok", "after": adapter.manage(request["directory"], request["series"])}
         if op == "write_v1":

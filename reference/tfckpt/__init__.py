@@ -54,6 +54,7 @@ _EXPORTS = {
     "load_keras_weights": "tfckpt.objects.keras_h5",
     **dict.fromkeys(["KerasLayer", "checkpoint_to_weights_h5", "weights_h5_to_checkpoint"], "tfckpt.objects.keras_convert"),
     "save_checkpoint": "tfckpt.objects.writer",
+    "build_saved_model": "tfckpt.graph.saved_model_build",
 }
 
 __version__ = "0.1.0"
@@ -116,4 +117,5 @@ __all__ = [
     "checkpoint_to_weights_h5",
     "weights_h5_to_checkpoint",
     "save_checkpoint",
+    "build_saved_model",
 ]

@@ -62,7 +62,7 @@ class ReferenceAdapter(Adapter):
     operations = frozenset(
         {"read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint",
          "merge", "update_state", "resolve", "read_meta_graph", "write_v1", "manage", "rewrite",
-         "freeze", "write_objects"}
+         "freeze", "write_objects", "build_saved_model"}
     )
     features = frozenset(
         {
@@ -202,6 +202,15 @@ class ReferenceAdapter(Adapter):
         with _rejections():
             root, counter = objects_tree(objects, {t.key: to_native(t) for t in description.tensors})
             tfckpt.save_objects(prefix, root, save_counter=counter)
+
+    def build_saved_model(self, graph: str, checkpoint, dst: str, request: dict) -> None:
+        from tfckpt.graph import saved_model_build
+
+        with _rejections():
+            saved_model_build.build(
+                dst, checkpoint, graph, request["signatures"], tuple(request.get("tags", ("serve",))),
+                clear_devices=bool(request.get("clear_devices")),
+                tensorflow_git_version=request.get("tensorflow_git_version", saved_model_build.TFCKPT_GIT_VERSION))
 
     def resolve(self, location: str, query: KeyQuery) -> ResolvedKey:
         with _rejections():

@@ -149,7 +149,7 @@ class TensorFlowAdapter(Adapter):
     operations = frozenset(
         {"read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint",
          "merge", "update_state", "resolve", "read_meta_graph", "write_v1", "manage",
-         "freeze", "write_objects", "restore_objects"}
+         "freeze", "write_objects", "restore_objects", "build_saved_model"}
     )
     features = frozenset(
         {"dtype:*", "string", "sliced", "multi_shard", "object_graph", "v1", "state_file", "big_endian",
@@ -355,6 +355,34 @@ class TensorFlowAdapter(Adapter):
                         variable_names_blacklist=request.get("variable_names_blacklist"))
             with open(dst, "wb") as handle:
                 handle.write(frozen.SerializeToString(deterministic=True))
+
+    def build_saved_model(self, graph: str, checkpoint, dst: str, request: dict) -> None:
+        """SavedModelBuilder after import_meta_graph + restore (or import_graph_def of a frozen .pb); its own
+        tensorflow_git_version is what it writes."""
+        from tensorflow.core.framework import graph_pb2 as tf_graph_pb2
+        from tensorflow.python.saved_model import builder_impl
+
+        with _OpErrors():
+            with tf.Graph().as_default() as g:
+                if checkpoint is None:
+                    with open(graph, "rb") as handle:
+                        tf.compat.v1.import_graph_def(tf_graph_pb2.GraphDef.FromString(handle.read()), name="")
+                else:
+                    saver = tf.compat.v1.train.import_meta_graph(graph)
+                with tf.compat.v1.Session(graph=g) as sess:
+                    if checkpoint is not None:
+                        saver.restore(sess, checkpoint)
+                    signatures = {}
+                    for key, sig in request["signatures"].items():
+                        signatures[key] = tf.compat.v1.saved_model.build_signature_def(
+                            *[{name: tf.compat.v1.saved_model.build_tensor_info(g.get_tensor_by_name(t))
+                               for name, t in sig[part].items()} for part in ("inputs", "outputs")],
+                            sig["method_name"])
+                    builder = builder_impl.SavedModelBuilder(dst)
+                    builder.add_meta_graph_and_variables(sess, list(request.get("tags", ["serve"])),
+                                                         signature_def_map=signatures,
+                                                         clear_devices=bool(request.get("clear_devices")))
+                    builder.save()
 
     @staticmethod
     def _meta_graph_def(location: str):

@@ -163,7 +163,8 @@ def _cmd_state(args) -> int:
 
 #: Modules of this package that add subcommands, each with ``register(subparsers)``: one job, one
 #: module (rewrite, graph, freeze, ...). A command's module is imported only to build the parser.
-COMMAND_MODULES: tuple = ("inspect", "clean", "rewrite", "diff", "convert", "freeze", "savedmodel", "graph")
+COMMAND_MODULES: tuple = ("inspect", "clean", "rewrite", "diff", "convert", "freeze", "savedmodel", "graph",
+                           "savedmodel_build")
 
 
 _PATH_HELP = "a checkpoint prefix (dir/ckpt-1), a directory with a 'checkpoint' state file, or its .index file"

@@ -50,6 +50,8 @@ __all__ = [
     "select_meta_graph",
     "check_graphs_correspond",
     "resolve_saved_object",
+    "build",
+    "simple_save",
 ]
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -137,3 +139,12 @@ def resolve_saved_object(saved_object_graph, checkpoint_graph, path: Iterable[st
     if attribute == VARIABLE_VALUE_KEY and kind != "variable":
         raise errors.NotFoundError(f"saved object {'/'.join(path) or 'root'} (node {node_id}) is a {kind}, not a variable")
     return attribute_key(checkpoint_graph, node_id, attribute)
+
+
+def __getattr__(name: str):
+    """``build`` and ``simple_save`` (writing a SavedModel) live in :mod:`.saved_model_build`, loaded on first use."""
+    if name in ("build", "simple_save"):
+        from . import saved_model_build
+
+        return getattr(saved_model_build, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
