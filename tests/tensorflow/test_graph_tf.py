@@ -165,3 +165,18 @@ def test_any_list_and_saved_models_text_equal_tensorflow():
             data = handle.read()
         expected = tf_text.MessageToString(tf_saved_model.SavedModel.FromString(data))
         assert text_format.message_to_text(saved_model_pb2.SavedModel.FromString(data)) == expected
+
+
+@pytest.mark.spec("GRAPH-15")
+def test_dtype_names_equal_tensorflows_for_every_enum_value():
+    import tensorflow as tf
+    from tensorflow.core.framework import types_pb2 as tf_types
+
+    from tfckpt.graph.concrete_functions import DType, dtype_name
+
+    for name, value in tf_types.DataType.items():
+        if value == 0:
+            continue
+        dtype = tf.dtypes.as_dtype(value)
+        assert dtype_name(value) == dtype.name, name
+        assert (repr(DType(value)), str(DType(value))) == (repr(dtype), str(dtype)), name
