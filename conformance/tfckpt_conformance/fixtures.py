@@ -361,4 +361,5 @@ CASE_ARGUMENTS: dict[str, Callable[[FixtureSet], list[Case]]] = {
     "series_case": lambda fs: [c for c in fs.cases if c.kind == "series" and c.result == "valid"],
     "rewrite_case": lambda fs: [c for c in fs.cases if c.kind == "rewrite" and c.result == "valid"],
     "freeze_case": lambda fs: [c for c in fs.cases if c.kind == "freeze" and c.result == "valid"],
+    "graph_case": lambda fs: [c for c in fs.cases if c.kind == "graph" and c.result == "valid"],
 }

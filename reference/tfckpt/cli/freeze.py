@@ -14,13 +14,11 @@ def _names(text):
 
 
 def _run(args) -> int:
-    from ..graph.freeze import freeze, write_frozen_graph
+    from ..graph.freeze import _write_frozen
 
-    frozen = freeze(args.prefix, args.graph, _names(args.outputs),
-                    variable_names_whitelist=_names(args.whitelist),
-                    variable_names_blacklist=_names(args.blacklist),
-                    clear_devices=args.clear_devices)
-    write_frozen_graph(args.output, frozen)
+    # Streaming: one variable's value in memory at a time (benchmarks/freeze.py).
+    _, frozen = _write_frozen(args.output, args.prefix, args.graph, _names(args.outputs), _names(args.whitelist),
+                              _names(args.blacklist), args.clear_devices)
     constants = sum(1 for n in frozen.node if n.op == "Const")
     print(f"wrote {args.output}: {len(frozen.node)} nodes, {constants} constants")
     return 0
