@@ -289,3 +289,42 @@ def test_size_estimate_of_a_partitioned_piece_uses_its_slice(tmp_path, monkeypat
     with pytest.raises(errors.ResourceExhaustedError, match="variable 'emb/part_1', is 2457600000 bytes") as info:
         module._check_size(g, [node], keys, Reader())
     assert info.value.key == "emb"
+
+
+def _freeze_fixtures():
+    import json
+    import os
+
+    root = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "fixtures", "tf-2.21.0")
+    with open(os.path.join(root, "manifest.json"), encoding="utf-8") as handle:
+        cases = [c for c in json.load(handle)["cases"] if c["kind"] == "freeze"]
+    return [(os.path.join(root, c["id"]), c) for c in cases]
+
+
+@pytest.mark.parametrize("directory, case", _freeze_fixtures(), ids=lambda x: x["id"] if isinstance(x, dict) else "")
+def test_streaming_write_equals_tensorflows_frozen_graph(directory, case, tmp_path):
+    """write_frozen streams node by node; its bytes are TensorFlow's frozen.pb (deterministic form)."""
+    import os
+
+    from tfckpt.graph.freeze import write_frozen
+
+    request = dict(case["expected"]["freeze"])
+    outputs = request.pop("outputs")
+    dst = tmp_path / "frozen.pb"
+    write_frozen(dst, os.path.join(directory, case["prefix"]), os.path.join(directory, case["expected"]["graph"]),
+                 outputs, **request)
+    with open(os.path.join(directory, case["expected"]["frozen"]), "rb") as handle:
+        assert dst.read_bytes() == handle.read()
+
+
+def test_streaming_write_refuses_before_writing(tmp_path):
+    import os
+
+    from tfckpt.graph.freeze import write_frozen
+
+    (directory, case), = [x for x in _freeze_fixtures() if x[1]["id"] == "freeze-tf1-ema"]
+    dst = tmp_path / "frozen.pb"
+    with pytest.raises(errors.NotFoundError, match="no_such_output"):
+        write_frozen(dst, os.path.join(directory, case["prefix"]), os.path.join(directory, case["expected"]["graph"]),
+                     ["no_such_output"])
+    assert list(tmp_path.iterdir()) == []

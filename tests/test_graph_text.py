@@ -17,7 +17,8 @@ from tfckpt.graph.meta_graph import read_meta_graph
 from tfckpt.proto import graph_pb2, meta_graph_pb2
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PBTXT = sorted(glob.glob(os.path.join(ROOT, "fixtures", "tf-*", "**", "graph.pbtxt"), recursive=True))
+# The Estimators' own model directories (the graph-* cases hold copies, without the .meta files).
+PBTXT = sorted(glob.glob(os.path.join(ROOT, "fixtures", "tf-*", "estimator-*", "**", "graph.pbtxt"), recursive=True))
 
 
 def _rel(path):

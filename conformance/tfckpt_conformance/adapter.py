@@ -29,6 +29,8 @@ its operations, on canonical descriptions (``description.py``)::
     build_saved_model(graph, checkpoint, dst, request)
                                     a .meta + checkpoint (or a frozen GraphDef) built into a TF1
                                     SavedModel directory, as SavedModelBuilder does (spec/savedmodel.md §7)
+    graph(path)                     a .meta's (or text GraphDef's) nodes, tensors, collections, variables'
+                                    checkpoint keys and text format, as TensorFlow sees them (spec/graph.md) -> dict
 
 It declares which operations it offers and which *feature tags* it supports
 (``dtype:bfloat16``, ``string``, ``sliced``, ``multi_shard``, ``v1`` ...; the
@@ -82,7 +84,7 @@ __all__ = [
 #: The operations an adapter may offer.
 OPERATIONS = ("read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint",
               "merge", "update_state", "resolve", "read_meta_graph", "write_v1", "manage", "rewrite",
-              "freeze", "write_objects", "restore_objects", "build_saved_model")
+              "freeze", "write_objects", "restore_objects", "build_saved_model", "graph")
 
 #: Error categories an implementation may answer with (TensorFlow's status code names).
 CATEGORIES = (
@@ -465,6 +467,18 @@ class Adapter(abc.ABC):
         method_name}}), ``tags``, ``clear_devices``, and ``tensorflow_git_version``, the string to
         record in ``meta_info_def`` (SMB-7).  A refused request leaves nothing at ``dst``."""
         raise Unsupported("build_saved_model")
+
+    def graph(self, path: str) -> dict:
+        """The graph of the binary ``.meta`` file ``path`` as ``import_meta_graph`` rebuilds it, or of the
+        text GraphDef ``path`` (``*.pbtxt``, e.g. an Estimator's ``graph.pbtxt``) as ``import_graph_def``
+        does (spec/graph.md): ``{"nodes": [[name, op], ...], "tensors": [[name, dtype enum name], ...],
+        "collections": {key: [...]}, "variables": [{"name", "checkpoint_key"[, "slice"]}, ...],
+        "text": the message in TensorFlow's text format (GRAPH-1..4)}``.  Nodes in the GraphDef's
+        order (not the import's topological one), each node's tensors in output order (GRAPH-5); ``collections`` holds every collection
+        whose items GRAPH-6 defines: a ``node_list``'s names, an ``int64_list``'s or ``float_list``'s
+        numbers, a variable collection's ``VariableDef.variable_name``s, in stored order;
+        ``variables`` is the ``variables`` collection joined to the keys a TF1 Saver gives it (GRAPH-7)."""
+        raise Unsupported("graph")
 
     def close(self) -> None:
         """Release resources (stop a server process)."""

@@ -363,4 +363,5 @@ CASE_ARGUMENTS: dict[str, Callable[[FixtureSet], list[Case]]] = {
     "freeze_case": lambda fs: [c for c in fs.cases if c.kind == "freeze" and c.result == "valid"],
     "objects_case": lambda fs: [c for c in fs.cases if c.kind == "objects" and c.result == "valid"],
     "savedmodel_build_case": lambda fs: [c for c in fs.cases if c.kind == "savedmodel_build" and c.result == "valid"],
+    "graph_case": lambda fs: [c for c in fs.cases if c.kind == "graph" and c.result == "valid"],
 }

@@ -339,6 +339,13 @@ class SubprocessAdapter(Adapter):
                        "checkpoint": None if checkpoint is None else str(checkpoint), "dst": str(dst),
                        "request": request})
 
+    def graph(self, path: str) -> dict:
+        reply = self._request({"op": "graph", "path": str(path)})
+        info = reply.get("graph")
+        if not isinstance(info, dict):
+            raise AdapterCrash("protocol violation: graph reply needs an object 'graph'")
+        return info
+
     def resolve(self, location: str, query: KeyQuery) -> ResolvedKey:
         reply = self._request({"op": "resolve", "location": str(location), "query": query.to_json()})
         key, tensor_slice = reply.get("key"), reply.get("slice")

@@ -96,6 +96,8 @@ def handle(adapter: Adapter, request: dict) -> dict:
         if op == "build_saved_model":
             adapter.build_saved_model(request["graph"], request.get("checkpoint"), request["dst"], request["request"])
             return {"status": "ok"}
+        if op == "graph":
+            return {"status": "ok", "graph": adapter.graph(request["path"])}
         if op == "manage":
             return {"status": "ok", "after": adapter.manage(request["directory"], request["series"])}
         if op == "write_v1":

@@ -62,7 +62,7 @@ class ReferenceAdapter(Adapter):
     operations = frozenset(
         {"read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint",
          "merge", "update_state", "resolve", "read_meta_graph", "write_v1", "manage", "rewrite",
-         "freeze", "write_objects", "build_saved_model"}
+         "freeze", "write_objects", "build_saved_model", "graph"}
     )
     features = frozenset(
         {
@@ -211,6 +211,27 @@ class ReferenceAdapter(Adapter):
                 dst, checkpoint, graph, request["signatures"], tuple(request.get("tags", ("serve",))),
                 clear_devices=bool(request.get("clear_devices")),
                 tensorflow_git_version=request.get("tensorflow_git_version", saved_model_build.TFCKPT_GIT_VERSION))
+
+    def graph(self, path: str) -> dict:
+        from tfckpt.graph import inspect as graph_inspect
+        from tfckpt.graph.meta_graph import VARIABLE_DEF_COLLECTIONS
+
+        with _rejections():
+            g = graph_inspect.load(path)
+            collections = {}
+            for key, collection in g.collections.items():
+                if collection["kind"] in ("node_list", "int64_list", "float_list"):
+                    collections[key] = list(collection["value"])
+                elif collection["kind"] == "bytes_list" and key in VARIABLE_DEF_COLLECTIONS:
+                    collections[key] = [v["variable_name"] for v in collection["value"]]
+            variables = []
+            for v in g.get_collection("variables"):
+                entry = {"name": v["variable_name"], "checkpoint_key": v["checkpoint_key"]}
+                if v["slice"]:
+                    entry["slice"] = v["slice"]
+                variables.append(entry)
+            return {"nodes": [[n.name, n.op] for n in g.nodes], "tensors": [[t.name, t.dtype] for t in g.tensors()],
+                    "collections": collections, "variables": variables, "text": g.as_text()}
 
     def resolve(self, location: str, query: KeyQuery) -> ResolvedKey:
         with _rejections():

@@ -48,6 +48,7 @@ make TensorFlow abort the whole process.
 from __future__ import annotations
 
 import os
+import tempfile
 import time
 import types
 
@@ -149,7 +150,7 @@ class TensorFlowAdapter(Adapter):
     operations = frozenset(
         {"read", "write", "validate", "list", "read_slice", "read_state", "write_state", "latest_checkpoint",
          "merge", "update_state", "resolve", "read_meta_graph", "write_v1", "manage",
-         "freeze", "write_objects", "restore_objects", "build_saved_model"}
+         "freeze", "write_objects", "restore_objects", "build_saved_model", "graph"}
     )
     features = frozenset(
         {"dtype:*", "string", "sliced", "multi_shard", "object_graph", "v1", "state_file", "big_endian",
@@ -403,6 +404,56 @@ class TensorFlowAdapter(Adapter):
         with _OpErrors():
             meta, _ = self._meta_graph_def(location)
         return MetaGraphInfo.from_message(meta, saver_pb2.SaverDef.CheckpointFormatVersion.Name)
+
+    def graph(self, path: str) -> dict:
+        """``import_meta_graph`` into a fresh graph; the Saver's own naming for the variables' keys."""
+        from tensorflow.core.framework import types_pb2
+        from tensorflow.core.protobuf import meta_graph_pb2
+
+        # The collections TensorFlow registers a VariableDef codec for (ops/ref_variable.py).
+        variable_collections = ("variables", "trainable_variables", "moving_average_variables", "local_variables",
+                                "model_variables", "global_step", "metric_variables")
+        from tensorflow.core.framework import graph_pb2
+        from tensorflow.python.framework import graph_io
+
+        with _OpErrors():
+            with open(path, "rb") as handle:
+                data = handle.read()
+            if path.endswith(".pbtxt"):
+                message = text_format.Parse(data.decode("utf-8"), graph_pb2.GraphDef())
+                meta = meta_graph_pb2.MetaGraphDef(graph_def=message)
+            else:
+                message = meta = meta_graph_pb2.MetaGraphDef.FromString(data)
+            with tempfile.TemporaryDirectory() as out:
+                graph_io.write_graph(message, out, "text.pbtxt", as_text=True)
+                with open(os.path.join(out, "text.pbtxt"), encoding="utf-8") as handle:
+                    text = handle.read()
+            with tf.Graph().as_default() as g:
+                tf.compat.v1.train.import_meta_graph(meta, clear_devices=True)
+                position = {n.name: i for i, n in enumerate(meta.graph_def.node)}  # the GraphDef's order
+                ops = sorted(g.get_operations(), key=lambda op: position[op.name])
+                collections = {}
+                for key in sorted(meta.collection_def):
+                    kind = meta.collection_def[key].WhichOneof("kind")
+                    if kind == "node_list" or (kind == "bytes_list" and key in variable_collections):
+                        collections[key] = [item.name for item in g.get_collection(key)]
+                    elif kind in ("int64_list", "float_list"):
+                        collections[key] = list(g.get_collection(key))
+                var_list = g.get_collection(tf.compat.v1.GraphKeys.GLOBAL_VARIABLES)
+                saveables = saveable_object_util.validate_and_slice_inputs(
+                    saveable_object_util.op_list_to_dict(list(var_list)))
+                variables = []
+                for var in var_list:
+                    # A resource variable's saveable holds its handle, a reference variable's its ref tensor.
+                    spec = [x for x in saveables if (x.handle_op is getattr(var, "handle", None) if hasattr(x, "handle_op")
+                                                     else x.op is var or (hasattr(var, "_ref") and x.op is var._ref()))]
+                    spec = spec[0].specs[0]
+                    variables.append(dict({"name": var.name, "checkpoint_key": spec.name},
+                                          **({"slice": spec.slice_spec} if spec.slice_spec else {})))
+                return {"nodes": [[op.name, op.type] for op in ops],
+                        "tensors": [[t.name, types_pb2.DataType.Name(t.dtype.as_datatype_enum)]
+                                    for op in ops for t in op.outputs],
+                        "collections": collections, "variables": variables, "text": text}
 
     def resolve(self, location: str, query: KeyQuery) -> ResolvedKey:
         if query.kind != "variable":

@@ -14,15 +14,13 @@ def _names(text):
 
 
 def _run(args) -> int:
-    from ..graph.freeze import freeze, write_frozen_graph
+    from ..graph.freeze import _write_frozen
     from .progress import progress
 
+    # Streaming: one variable's value in memory at a time (benchmarks/freeze.py).
     with progress(None, quiet=args.quiet, description="freeze") as bar:
-        frozen = freeze(args.prefix, args.graph, _names(args.outputs),
-                        variable_names_whitelist=_names(args.whitelist),
-                        variable_names_blacklist=_names(args.blacklist),
-                        clear_devices=args.clear_devices, on_tensor=lambda key, n: bar.update(n))
-    write_frozen_graph(args.output, frozen)
+        _, frozen = _write_frozen(args.output, args.prefix, args.graph, _names(args.outputs), _names(args.whitelist),
+                                  _names(args.blacklist), args.clear_devices, lambda name, n: bar.update(n))
     constants = sum(1 for n in frozen.node if n.op == "Const")
     if not args.quiet:
         print(f"wrote {args.output}: {len(frozen.node)} nodes, {constants} constants")

@@ -1,7 +1,7 @@
 """``tfckpt savedmodel DIR [--tag-set serve] [--signature-def K] [--all]``: a SavedModel's tag sets,
 signatures and ops, printed line for line as ``saved_model_cli show`` prints them.
 
-The work is :mod:`tfckpt.graph.saved_model_show` (spec/graph.md, GRAPH-10..12).
+The work is :mod:`tfckpt.graph.saved_model_show` (spec/graph.md, GRAPH-10..15).
 """
 
 from __future__ import annotations

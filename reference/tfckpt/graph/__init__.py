@@ -9,6 +9,7 @@ knows nothing of how tensors are laid out in a bundle.
 - :mod:`.inspect` -- a readable view of any of them: ``tfckpt.graph.load(path)``.
 - :mod:`.text_format` -- TensorFlow's text format, byte for byte (spec/graph.md).
 - :mod:`.saved_model_show` -- ``saved_model_cli show``'s output.
+- :mod:`.concrete_functions` -- its ``Concrete Functions:`` section, from the SavedObjectGraph.
 """
 
 

@@ -64,7 +64,7 @@ from .. import errors
 from ..proto import attr_value_pb2, graph_pb2, meta_graph_pb2, tensor_pb2
 from .meta_graph import VARIABLE_COLLECTIONS, node_name, read_message, variable_defs, variable_key
 
-__all__ = ["freeze", "frozen_graph_bytes", "write_frozen_graph", "extract_sub_graph", "make_tensor_proto",
+__all__ = ["freeze", "write_frozen", "frozen_graph_bytes", "write_frozen_graph", "extract_sub_graph", "make_tensor_proto",
            "load_graph", "PROTOBUF_LIMIT"]
 
 PathLike = Union[str, "os.PathLike[str]"]
@@ -262,7 +262,7 @@ def _check_key(reader, node, key: str) -> None:
 
 
 def _read_value(reader, node, key: str, slice_spec: Optional[str]) -> np.ndarray:
-    _check_key(reader, node, key)
+    """The value of ``key`` (``_check_key`` has passed), checked against the variable's ``shape``."""
     if slice_spec is None:
         value = reader.get_tensor(key)
     else:
@@ -365,6 +365,101 @@ def _copy_attr(value):
     return out
 
 
+def _prepare(checkpoint, graph, output_node_names, whitelist, blacklist, clear_devices, reader):
+    """Steps 1-3 without the values: ``(graph, [(node index, key, slice spec, dtype)])``.
+
+    Each variable is already a ``Const`` with its ``dtype`` and its consumers are
+    rewritten; only ``attr["value"]`` is missing, for the caller to fill from
+    ``reader`` -- in place (:func:`freeze`) or one node at a time as it writes
+    (:func:`write_frozen`).  Every key and dtype is checked first (FREEZE-12).
+    """
+    prefix = getattr(checkpoint, "path", checkpoint)
+    graph_def, meta = load_graph(graph, prefix)
+    if clear_devices:
+        graph_def = _as_own(graph_def, graph_pb2.GraphDef)
+        copy = graph_pb2.GraphDef()
+        copy.CopyFrom(graph_def)
+        for node in copy.node:
+            node.device = ""
+        graph_def = copy
+    whitelist = None if whitelist is None else set(whitelist)
+    blacklist = set(blacklist or ())
+    sub = extract_sub_graph(graph_def, output_node_names)
+    variables = [i for i, n in enumerate(sub.node) if n.op in VARIABLE_OPS
+                 and (whitelist is None or n.name in whitelist) and n.name not in blacklist]
+    if not variables:
+        return sub, []
+    keys = _variable_keys(meta)
+    reader = reader()
+    _check_size(sub, [sub.node[i] for i in variables], keys, reader)
+    for i in variables:
+        node = sub.node[i]
+        _check_key(reader, node, keys.get(node.name, (node.name, None))[0])
+    consumers = _consumers(sub)
+    axis_nodes: list = []
+    pending = []
+    for i in variables:
+        node = sub.node[i]
+        key, slice_spec = keys.get(node.name, (node.name, None))
+        dtype = node.attr["dtype"].type
+        is_resource = node.op == "VarHandleOp"
+        pending.append((i, key, slice_spec, dtype, _shape_of(node)))
+        name = node.name
+        node.Clear()
+        node.name = name
+        node.op = "Const"
+        node.attr["dtype"].type = dtype
+        _follow(sub, consumers, name, dtype, axis_nodes, set(), is_resource)
+    for axis in axis_nodes:
+        if not any(n.name == axis.name for n in sub.node):
+            sub.node.add().CopyFrom(axis)
+    return sub, pending
+
+
+def _shape_of(node):
+    """The variable node's ``shape`` attribute (a copy), or None: checked against the checkpoint's value."""
+    if "shape" not in node.attr:
+        return None
+    from ..proto import tensor_shape_pb2
+
+    shape = tensor_shape_pb2.TensorShapeProto()
+    shape.CopyFrom(node.attr["shape"].shape)
+    return shape
+
+
+def _value(reader, graph, entry):
+    """The TensorProto of one pending variable (FREEZE-5), read now."""
+    index, key, slice_spec, dtype, shape = entry
+    node = _ShapedName(graph.node[index].name, shape)
+    return make_tensor_proto(_read_value(reader, node, key, slice_spec), dtype)
+
+
+class _ShapedName:
+    """What :func:`_read_value` needs of a variable node once it is a ``Const``: its name and shape."""
+
+    def __init__(self, name, shape):
+        self.name = name
+        self.attr = {} if shape is None else {"shape": attr_value_pb2.AttrValue(shape=shape)}
+
+
+class _Reader:
+    """Opens the checkpoint on first use (a graph without variables needs none) and closes what it opened."""
+
+    def __init__(self, checkpoint):
+        self.checkpoint, self.reader = checkpoint, None
+
+    def __call__(self):
+        from ..checkpoint_reader import CheckpointReader, load_checkpoint
+
+        if self.reader is None:
+            self.reader = self.checkpoint if isinstance(self.checkpoint, CheckpointReader) else load_checkpoint(self.checkpoint)
+        return self.reader
+
+    def close(self):
+        if self.reader is not None and self.reader is not self.checkpoint:
+            self.reader.close()
+
+
 def freeze(checkpoint, graph, output_node_names: Iterable[str], *,
            variable_names_whitelist: Optional[Iterable[str]] = None,
            variable_names_blacklist: Optional[Iterable[str]] = None,
@@ -377,62 +472,75 @@ def freeze(checkpoint, graph, output_node_names: Iterable[str], *,
     ``<prefix>.meta``.  The result equals what TensorFlow's
     ``convert_variables_to_constants(sess, graph_def, output_node_names, ...)``
     returns after restoring the checkpoint into ``sess`` (spec/freeze.md).
-    ``on_tensor(key, nbytes)`` is called after each variable's value is embedded (progress bars).
+    The result holds every value; to write a ``.pb`` with one value in memory
+    at a time, use :func:`write_frozen`.  ``on_tensor(node name, value bytes)`` is
+    called after each value is embedded (progress bars).
     """
-    from ..checkpoint_reader import CheckpointReader, load_checkpoint
-
-    prefix = checkpoint.path if isinstance(checkpoint, CheckpointReader) else checkpoint
-    graph_def, meta = load_graph(graph, prefix)
-    if clear_devices:
-        graph_def = _as_own(graph_def, graph_pb2.GraphDef)
-        copy = graph_pb2.GraphDef()
-        copy.CopyFrom(graph_def)
-        for node in copy.node:
-            node.device = ""
-        graph_def = copy
-    whitelist = None if variable_names_whitelist is None else set(variable_names_whitelist)
-    blacklist = set(variable_names_blacklist or ())
-    sub = extract_sub_graph(graph_def, output_node_names)
-    variables = [n for n in sub.node if n.op in VARIABLE_OPS
-                 and (whitelist is None or n.name in whitelist) and n.name not in blacklist]
-    if not variables:
-        return sub
-    keys = _variable_keys(meta)
-    reader = checkpoint if isinstance(checkpoint, CheckpointReader) else load_checkpoint(checkpoint)
+    reader = _Reader(checkpoint)
     try:
-        _check_size(sub, variables, keys, reader)
-        for node in variables:  # every key and dtype checked before any value is read (FREEZE-12)
-            key, _ = keys.get(node.name, (node.name, None))
-            _check_key(reader, node, key)
-        consumers = _consumers(sub)
-        axis_nodes: list = []
-        # One value in memory at a time: each goes into its Const and is dropped (the graph's
-        # constants are the memory floor; benchmarks/freeze.py).
-        for node in variables:
-            key, slice_spec = keys.get(node.name, (node.name, None))
-            dtype = node.attr["dtype"].type
-            is_resource = node.op == "VarHandleOp"
-            value = _read_value(reader, node, key, slice_spec)
-            nbytes = value.nbytes
-            tensor = make_tensor_proto(value, dtype)
-            del value
-            name = node.name
-            node.Clear()
-            node.name = name
-            node.op = "Const"
-            node.attr["dtype"].type = dtype
-            node.attr["value"].tensor.CopyFrom(tensor)
-            del tensor
-            _follow(sub, consumers, name, dtype, axis_nodes, set(), is_resource)
+        sub, pending = _prepare(checkpoint, graph, output_node_names, variable_names_whitelist,
+                                variable_names_blacklist, clear_devices, reader)
+        for entry in pending:  # one value at a time: read, copied into its Const, dropped
+            tensor = _value(reader(), sub, entry)
+            sub.node[entry[0]].attr["value"].tensor.CopyFrom(tensor)
             if on_tensor is not None:
-                on_tensor(key, nbytes)
+                on_tensor(sub.node[entry[0]].name, len(tensor.tensor_content) or tensor.ByteSize())
+            del tensor
+        return sub
     finally:
-        if reader is not checkpoint:
-            reader.close()
-    for axis in axis_nodes:
-        if not any(n.name == axis.name for n in sub.node):
-            sub.node.add().CopyFrom(axis)
-    return sub
+        reader.close()
+
+
+def write_frozen(path: PathLike, checkpoint, graph, output_node_names: Iterable[str], *,
+                 variable_names_whitelist: Optional[Iterable[str]] = None,
+                 variable_names_blacklist: Optional[Iterable[str]] = None,
+                 clear_devices: bool = False, on_tensor=None) -> str:
+    """Freeze as :func:`freeze` does and write the ``.pb`` as :func:`write_frozen_graph` would, streaming.
+
+    The bytes are those of ``write_frozen_graph(path, freeze(...))``: a GraphDef's
+    deterministic serialisation is its nodes, each as field 1 (tag ``0x0a``,
+    length, the NodeDef's own deterministic bytes), then ``library`` and
+    ``versions``.  So each frozen node is built with its value, written and
+    dropped in turn: memory holds the graph without its constants and one value
+    (benchmarks/freeze.py).  The file appears under ``path`` only when complete.
+    ``on_tensor`` is :func:`freeze`'s.
+    """
+    return _write_frozen(path, checkpoint, graph, output_node_names, variable_names_whitelist,
+                         variable_names_blacklist, clear_devices, on_tensor)[0]
+
+
+def _write_frozen(path, checkpoint, graph, output_node_names, whitelist, blacklist, clear_devices, on_tensor=None):
+    """:func:`write_frozen`, returning also the written graph without its values (for counts)."""
+    from ..encoding import encode_varint
+    from ..files import atomic_output, tempstate_name
+    from ..proto import node_def_pb2
+
+    path = os.fspath(path)
+    reader = _Reader(checkpoint)
+    try:
+        sub, pending = _prepare(checkpoint, graph, output_node_names, whitelist, blacklist, clear_devices, reader)
+        values = {entry[0]: entry for entry in pending}
+        with atomic_output(path, tempstate_name(path), "xb") as handle:
+            for index, node in enumerate(sub.node):
+                if index in values:
+                    full = node_def_pb2.NodeDef()
+                    full.CopyFrom(node)
+                    full.attr["value"].tensor.CopyFrom(_value(reader(), sub, values[index]))
+                    data = full.SerializeToString(deterministic=True)
+                    del full
+                    if on_tensor is not None:
+                        on_tensor(node.name, len(data))
+                else:
+                    data = node.SerializeToString(deterministic=True)
+                handle.write(b"\x0a" + encode_varint(len(data)) + data)
+                del data
+            rest = graph_pb2.GraphDef()  # library, versions, ...: every field after field 1
+            rest.CopyFrom(sub)
+            del rest.node[:]
+            handle.write(rest.SerializeToString(deterministic=True))
+        return path, sub
+    finally:
+        reader.close()
 
 
 def _check_size(graph_def, variables, keys, reader) -> None:

@@ -181,7 +181,7 @@ class Graph:
     @property
     def collections(self) -> Dict[str, Dict[str, Any]]:
         """``{name: {"kind": ..., "value": [...]}}``; variable collections' bytes as VariableDef dicts."""
-        from .meta_graph import VARIABLE_COLLECTIONS, variable_key
+        from .meta_graph import VARIABLE_DEF_COLLECTIONS, variable_key
         from ..proto import variable_pb2
 
         out: Dict[str, Dict[str, Any]] = {}
@@ -193,8 +193,7 @@ class Graph:
                 out[name] = {"kind": None, "value": []}
                 continue
             values = list(getattr(collection, kind).value)
-            if kind == "bytes_list" and name in VARIABLE_COLLECTIONS + ("moving_average_variables",
-                                                                      "trainable_resource_variables"):
+            if kind == "bytes_list" and name in VARIABLE_DEF_COLLECTIONS + ("trainable_resource_variables",):
                 decoded = []
                 for i, raw in enumerate(values):
                     try:

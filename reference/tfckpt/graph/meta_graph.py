@@ -35,6 +35,7 @@ __all__ = [
     "VARIABLE_COLLECTIONS",
     "node_name",
     "variable_key",
+    "VARIABLE_DEF_COLLECTIONS",
     "find_variable",
     "saver_version_name",
     "meta_graph_filename",
@@ -105,6 +106,10 @@ def variable_defs(meta_graph, collection: str = "variables") -> list:
 
 #: Collections whose items are serialized ``VariableDef`` messages (META-7), searched in this order.
 VARIABLE_COLLECTIONS = ("variables", "trainable_variables", "global_step", "local_variables", "model_variables")
+#: The collections whose bytes are VariableDefs: those TensorFlow registers a VariableDef codec for
+#: (``ops.register_proto_function`` in ``tensorflow/python/ops/ref_variable.py``; GRAPH-6).
+VARIABLE_DEF_COLLECTIONS = ("variables", "trainable_variables", "moving_average_variables", "local_variables",
+                            "model_variables", "global_step", "metric_variables")
 
 
 def saver_version_name(version: int) -> str:

@@ -14,9 +14,9 @@ method name.  ``--all`` also prints the set of op types of each meta graph --
 as a Python ``set`` repr, so its order is the interpreter's hash order: we build
 the set exactly as TensorFlow's ``ops_used_by_graph_def`` does (same insertions,
 same order), so the same interpreter with the same ``PYTHONHASHSEED`` prints the
-same line (GRAPH-11).  The one part we do not reproduce is the list of
-*concrete functions* of a TF2 SavedModel, which TensorFlow gets by loading the
-model's Python functions; we print ``N/A`` with our reason instead (GRAPH-12).
+same line (GRAPH-11).  The concrete functions of a TF2 SavedModel, which
+TensorFlow lists by loading the model's Python functions, come from its
+SavedObjectGraph (:mod:`.concrete_functions`, GRAPH-12..15).
 
 Functions return the text (lines joined by ``\\n``, ending in ``\\n``) rather than
 printing it, so the command and tests share them.
@@ -28,14 +28,16 @@ import os
 from typing import List, Optional, Union
 
 from .. import errors
+from .concrete_functions import concrete_functions_text
 from .saved_model import read_saved_model
 
 __all__ = ["show", "show_all", "show_tag_sets", "show_signature_keys", "show_signature",
            "ops_used_by_graph_def", "NO_CONCRETE_FUNCTIONS"]
 
 PathLike = Union[str, "os.PathLike[str]"]
-#: What follows ``Concrete Functions:`` for a SavedModel with an object graph (GRAPH-12).
-NO_CONCRETE_FUNCTIONS = " N/A (not listed by tfckpt: concrete functions need TensorFlow to load them)"
+#: What follows ``Concrete Functions:`` when a signature holds a value tfckpt cannot print (GRAPH-15);
+#: the value is named after it, in parentheses.
+NO_CONCRETE_FUNCTIONS = " N/A (not listed by tfckpt: a value only TensorFlow's classes can print"
 
 
 def _dtype_name(value: int, where: str) -> str:
@@ -138,7 +140,7 @@ def show_signature(directory: PathLike, tag_set: str, key: str) -> str:
 
 
 def show_all(directory: PathLike) -> str:
-    """``saved_model_cli show --dir DIR --all``, line for line (GRAPH-10..12)."""
+    """``saved_model_cli show --dir DIR --all``, byte for byte (GRAPH-10..15)."""
     saved_model = read_saved_model(directory)
     lines: List[str] = []
     for graph in sorted(saved_model.meta_graphs, key=lambda g: list(g.meta_info_def.tags)):
@@ -151,10 +153,12 @@ def show_all(directory: PathLike) -> str:
             lines += _signature_lines(graph, key, 1)
         ops = set(ops_used_by_graph_def(graph.graph_def))
         lines.append(f"The MetaGraph with tag set {_tags_repr(tags)} contains the following ops: {ops}")
-    if any(g.HasField("object_graph_def") for g in saved_model.meta_graphs):
-        lines.append("")
-        lines.append("Concrete Functions:" + NO_CONCRETE_FUNCTIONS)
-    return "\n".join(lines) + "\n"
+    text = "\n".join(lines) + "\n"
+    with_objects = [g for g in saved_model.meta_graphs if g.HasField("object_graph_def")]
+    if with_objects:
+        # TensorFlow loads the first meta graph with an object graph (its default tags, "serve").
+        text += "\nConcrete Functions:" + concrete_functions_text(with_objects[0], NO_CONCRETE_FUNCTIONS)
+    return text
 
 
 def show(directory: PathLike, tag_set: Optional[str] = None, signature_def: Optional[str] = None,
