@@ -76,6 +76,10 @@ def write(mode: str, prefix: str, tensors: dict) -> None:
         tfckpt.rewrite(source, prefix)
     elif mode == "rotate":
         tfckpt.CheckpointManager(os.path.dirname(prefix), max_to_keep=2).save(tensors, checkpoint_number=3)
+    elif mode == "writer":  # BundleWriter used directly (save goes through it; judged as save)
+        with tfckpt.BundleWriter(prefix) as writer:
+            for key in sorted(tensors):
+                writer.add(key, tensors[key])
     else:
         raise ValueError(mode)
 
@@ -93,7 +97,7 @@ def prepare(mode: str, prefix: str, megabytes: int) -> None:
         for number in (1, 2):
             manager.save(values(0, megabytes), checkpoint_number=number)
         return
-    write("save" if mode in ("rewrite", "state") else mode, prefix, values(0, megabytes))
+    write("save" if mode in ("rewrite", "state", "writer") else mode, prefix, values(0, megabytes))
     if mode == "state":
         tfckpt.update_checkpoint_state(os.path.dirname(prefix), prefix, [prefix])
     if mode == "rewrite":
@@ -206,6 +210,7 @@ def _judge_rotation(directory: str, megabytes: int) -> str:
 
 def judge(mode: str, directory: str, megabytes: int, check: Optional[Callable[[str], None]] = None) -> str:
     """The invariants above; returns which checkpoint readers see: "old", "new" or "none"."""
+    mode = "save" if mode == "writer" else mode
     prefix = os.path.join(directory, "ckpt")
     if mode == "rotate":
         seen, names = _judge_rotation(directory, megabytes), list(ROTATION)
@@ -257,3 +262,38 @@ def kill_campaign(mode: str, base: str, *, points: int = 50, megabytes: Optional
                 if os.path.isfile(path):
                     os.remove(path)
     return seen
+
+
+_STEP_CHILD = textwrap.dedent("""
+    import sys
+    kill_at, mode, prefix, mb = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
+    import killing
+    calls = killing.kill_at_step(kill_at)
+    killing.write(mode, prefix, killing.values(1, mb))
+    print("finished", calls[0])
+""")
+
+
+def kill_each_step(mode: str, base: str, *, megabytes: int = 1, most: int = 40,
+                   check: Optional[Callable[[str], None]] = None) -> list:
+    """Kill ``mode``'s write right after each of its renames and removals in turn (first at the
+    first one, before it acts), judging each directory, until the write finishes; returns what
+    readers saw after each kill.  Fails if the write takes more than ``most`` steps."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(os.path.abspath(__file__)), *sys.path]))
+    seen = []
+    for kill_at in range(most + 1):
+        directory = os.path.join(base, f"step-{kill_at:02d}")
+        os.makedirs(directory)
+        prefix = os.path.join(directory, "ckpt")
+        prepare(mode, prefix, megabytes)
+        proc = subprocess.run([sys.executable, "-c", _STEP_CHILD, str(kill_at), mode, prefix, str(megabytes)],
+                              capture_output=True, text=True, env=env, timeout=300)
+        judged = judge(mode, directory, megabytes, check)
+        if proc.returncode == 0:
+            steps = int(proc.stdout.split()[-1])
+            assert judged == "new", f"{mode} finished, yet readers see {judged}"
+            assert kill_at == steps + 1 and steps >= 1, (kill_at, steps)  # every step was visited
+            return seen
+        assert proc.returncode == -signal.SIGKILL, proc.stderr
+        seen.append(judged)
+    raise AssertionError(f"{mode} did not finish within {most} file-system steps")

@@ -14,62 +14,15 @@ checkpoint that is gone (STATE-31), every other file is a recognisable leftover 
 prefix (the state-file mode: one the state file names), the hardest case (PUB-2).
 """
 
-import os
-import signal
-import subprocess
-import sys
-import textwrap
-
 import pytest
 
 import killing
 
 #: killing's writers, plus BundleWriter used directly (save goes through it, but it is public).
 MODES = (*killing.MODES, "writer")
-MB = 1
-
-_CHILD = textwrap.dedent("""
-    import sys
-    kill_at, mode, prefix, mb = int(sys.argv[1]), sys.argv[2], sys.argv[3], int(sys.argv[4])
-    import killing, tfckpt
-    calls = killing.kill_at_step(kill_at)
-    new = killing.values(1, mb)
-    if mode == "writer":
-        with tfckpt.BundleWriter(prefix) as writer:
-            for key in sorted(new):
-                writer.add(key, new[key])
-    else:
-        killing.write(mode, prefix, new)
-    print("finished", calls[0])
-""")
-
-
-def _run(kill_at: int, mode: str, prefix: str):
-    """The writer killed at its ``kill_at``-th step; the number of steps if it finished, else None."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([os.path.dirname(os.path.abspath(__file__)), *sys.path]))
-    proc = subprocess.run([sys.executable, "-c", _CHILD, str(kill_at), mode, prefix, str(MB)],
-                          capture_output=True, text=True, env=env, timeout=300)
-    if proc.returncode == 0:
-        return int(proc.stdout.split()[-1])
-    assert proc.returncode == -signal.SIGKILL, proc.stderr
-    return None
 
 
 @pytest.mark.parametrize("mode", MODES)
 def test_a_kill_right_after_each_rename_leaves_old_new_or_nothing(tmp_path, mode):
-    seen = []
-    for kill_at in range(0, 40):
-        directory = tmp_path / f"k{kill_at:02d}"
-        directory.mkdir()
-        prefix = str(directory / "ckpt")
-        killing.prepare("save" if mode == "writer" else mode, prefix, MB)
-        steps = _run(kill_at, mode, prefix)
-        judged = killing.judge("save" if mode == "writer" else mode, str(directory), MB)
-        if steps is not None:
-            assert judged == "new", f"{mode} finished, yet readers see {judged}"
-            break
-        seen.append(judged)
-    else:
-        pytest.fail(f"{mode} did not finish within 40 file-system steps")
-    assert kill_at == steps + 1 and steps >= 1  # every step was visited, then the write finished
+    seen = killing.kill_each_step(mode, str(tmp_path))
     assert seen[0] == "old", f"{mode}: a kill before the first rename must leave the old checkpoint ({seen})"

@@ -31,3 +31,10 @@ def _tensorflow_reads(directory: str) -> None:
 def test_tensorflow_reads_what_every_kill_leaves(tmp_path, mode):
     seen = killing.kill_campaign(mode, str(tmp_path), points=50, check=_tensorflow_reads)
     assert seen["old"] + seen["none"] > 0, seen
+
+
+@pytest.mark.parametrize("mode", (*killing.MODES, "writer"))
+def test_tensorflow_reads_what_a_kill_after_each_rename_leaves(tmp_path, mode):
+    """The deterministic campaign of tests/test_kill_each_rename.py, TensorFlow judging too."""
+    seen = killing.kill_each_step(mode, str(tmp_path), check=_tensorflow_reads)
+    assert seen[0] == "old", seen
