@@ -17,7 +17,7 @@ import re
 
 import pytest
 
-from tfckpt_conformance.checks import expect_rejection, first_difference, scratch_dir
+from tfckpt_conformance.checks import expect_rejection, first_difference, fixture_case, scratch_dir
 
 FREEZE_RULES = ("FREEZE-1", "FREEZE-2", "FREEZE-3", "FREEZE-4", "FREEZE-5", "FREEZE-6", "FREEZE-7", "FREEZE-8",
                 "FREEZE-11")
@@ -47,10 +47,7 @@ def test_freeze_matches_tensorflows_frozen_graph(check, freeze_case, freeze_base
 
 
 def _case(conformance_run, cid):
-    found = [c for c in conformance_run.fixtures.cases if c.id == cid and c.kind == "freeze"]
-    if not found:
-        pytest.skip(f"fixture set has no case {cid}")
-    return found[0]
+    return fixture_case(conformance_run, cid, "freeze")
 
 
 @pytest.mark.conformance("Freeze.Refusals", level="Required")

@@ -18,7 +18,7 @@ import os
 
 import pytest
 
-from tfckpt_conformance.checks import expect_rejection, first_difference, scratch_dir
+from tfckpt_conformance.checks import expect_rejection, first_difference, fixture_case, scratch_dir
 
 BUILD_RULES = ("SMB-1", "SMB-2", "SMB-3", "SMB-4", "SMB-5", "SMB-6", "SMB-7", "SMB-8", "SMB-9")
 
@@ -58,10 +58,7 @@ def test_build_matches_tensorflows_savedmodel(check, savedmodel_build_case, buil
 
 
 def _case(conformance_run, cid):
-    found = [c for c in conformance_run.fixtures.cases if c.id == cid and c.kind == "savedmodel_build"]
-    if not found:
-        pytest.skip(f"fixture set has no case {cid}")
-    return found[0]
+    return fixture_case(conformance_run, cid, "savedmodel_build")
 
 
 @pytest.mark.conformance("SavedModelBuild.Refusals", level="Required")

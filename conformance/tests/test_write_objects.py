@@ -24,7 +24,7 @@ import os
 
 import pytest
 
-from tfckpt_conformance.checks import expect_rejection, scratch_dir
+from tfckpt_conformance.checks import expect_rejection, fixture_case, scratch_dir
 from tfckpt_conformance.description import assert_same
 
 GRAPH_RULES = ("CONF-37", "OBJ-1", "OBJ-6", "OBJ-8", "OBJ-9", "OBJ-10", "OBJ-11", "OBJ-17", "OBJ-19", "OBJ-21",
@@ -99,10 +99,7 @@ def test_tensorflow_restores_it(check, objects_case, objects_base):
 @pytest.mark.parametrize("mistake", ["unknown-tensor", "undefined-object"])
 def test_bad_tree_refused_and_leaves_nothing(check, mistake, conformance_run, objects_base):
     check.require("write_objects")
-    found = [c for c in conformance_run.fixtures.cases if c.id == "objects-module-tree" and c.kind == "objects"]
-    if not found:
-        pytest.skip("fixture set has no case objects-module-tree")
-    objects_case = found[0]
+    objects_case = fixture_case(conformance_run, "objects-module-tree", "objects")
     tree = _tree(objects_case)
     label, obj = next((k, v) for k, v in tree["objects"].items() if "variable" in v)
     if mistake == "unknown-tensor":

@@ -1,4 +1,5 @@
-"""Helpers shared by the test families: scratch directories, expected rejections, byte diffs."""
+"""Helpers shared by the test families: scratch directories, expected rejections, byte diffs,
+named fixture cases."""
 
 from __future__ import annotations
 
@@ -22,6 +23,15 @@ def scratch_dir(base: str):
         yield path
     finally:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def fixture_case(run, case_id: str, kind: str):
+    """The case ``case_id`` of kind ``kind`` in the fixtures under test; a fixture set without it
+    (an older producer's goldens) skips the test that needs it, saying which case is absent."""
+    for case in run.fixtures.cases:
+        if case.id == case_id and case.kind == kind:
+            return case
+    pytest.skip(f"fixture set has no case {case_id}")
 
 
 def expect_rejection(check, what, fn, *args, category=None, case_note=""):
