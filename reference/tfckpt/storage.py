@@ -316,10 +316,11 @@ def check_writable(url: str, what: str = "writing") -> None:
         )
 
 
-def _temp_name(final: str) -> str:
-    import secrets
-
-    return f"{final}.tempstate{secrets.randbits(64)}"
+def _storage_error(exc: BaseException, url: str, what: str) -> errors.CheckpointError:
+    """:func:`_remote_error` with the step of the upload that failed in front of its message."""
+    error = _remote_error(exc, url)
+    error.args = (f"{what}: {error.args[0]}",) + error.args[1:]
+    return error
 
 
 def _call(url: str, what: str, function, *args):
@@ -328,21 +329,15 @@ def _call(url: str, what: str, function, *args):
     except errors.CheckpointError:
         raise
     except Exception as exc:  # noqa: BLE001 - the transport's own exceptions
-        error = _remote_error(exc, url)
-        error.args = (f"{what}: {error.args[0]}",) + error.args[1:]
-        raise error from None
+        raise _storage_error(exc, url, what) from None
 
 
 def upload_checkpoint(local_prefix: str, url_prefix: str) -> None:
     """Upload the finished V2 checkpoint at ``local_prefix`` to ``url_prefix`` in the publish order."""
-    from .bundle.naming import DATA_FILE_PATTERN
+    from .bundle.naming import is_data_file_of
 
     directory, base = os.path.split(local_prefix)
-    data = []
-    for name in sorted(os.listdir(directory or ".")):
-        match = DATA_FILE_PATTERN.search(name)
-        if match and name[: match.start()] == base:
-            data.append(name)
+    data = [name for name in sorted(os.listdir(directory or ".")) if is_data_file_of(name, base)]
     files = [(os.path.join(directory, n), url_prefix + n[len(base):]) for n in data]
     files.append((local_prefix + ".index", url_prefix + ".index"))
     _upload_in_order(files, url_prefix, stale_data_of=url_prefix)
@@ -355,6 +350,8 @@ def upload_file(local_path: str, url: str) -> None:
 
 def _upload_in_order(files, url: str, *, retire: bool = True, stale_data_of=None) -> None:
     """``files`` pairs local paths with final URLs; the last is the one that commits (the index)."""
+    from .files import tempstate_name
+
     fs, _ = _fs(url)
     inner = {final: _fs(final)[1] for _, final in files}
     temps = {}
@@ -364,7 +361,7 @@ def _upload_in_order(files, url: str, *, retire: bool = True, stale_data_of=None
         pass
     try:
         for local, final in files:  # 1: complete under temporary names
-            temp = _temp_name(inner[final])
+            temp = tempstate_name(inner[final])
             _call(final, "uploading", fs.put_file, local, temp)
             temps[final] = temp
         commit_final = files[-1][1]
@@ -395,7 +392,7 @@ def _move(fs, temp: str, target: str, size: int, url: str) -> None:
         except Exception:  # noqa: BLE001
             landed = False
         if not landed:
-            raise _call(url, "moving into place", _raise, exc) from None
+            raise _storage_error(exc, url, "moving into place") from None
         try:
             if fs.exists(temp):
                 fs.rm_file(temp)
@@ -403,12 +400,8 @@ def _move(fs, temp: str, target: str, size: int, url: str) -> None:
             pass
 
 
-def _raise(exc):
-    raise exc
-
-
 def _remove_stale_remote_shards(fs, url_prefix: str, current: set) -> None:
-    from .bundle.naming import DATA_FILE_PATTERN
+    from .bundle.naming import is_data_file_of
 
     prefix = _fs(url_prefix)[1]
     directory, base = posixpath.split(prefix)
@@ -417,11 +410,9 @@ def _remove_stale_remote_shards(fs, url_prefix: str, current: set) -> None:
     except Exception:  # noqa: BLE001
         return
     for name in names:
-        name = name.rstrip("/")
-        leaf = posixpath.basename(name)
-        match = DATA_FILE_PATTERN.search(leaf)
+        leaf = posixpath.basename(name.rstrip("/"))
         path = posixpath.join(directory, leaf)
-        if match and leaf[: match.start()] == base and path not in current:
+        if is_data_file_of(leaf, base) and path not in current:
             try:
                 fs.rm_file(path)
             except Exception:  # noqa: BLE001
@@ -441,24 +432,26 @@ class staged:
         self.target = os.fspath(prefix)
         self.what = what
         self.single_file = single_file
-        self.directory = None
+        self.directory = None  # the staging directory, while there is one
+        self.local = self.target  # what the writer writes: the target, or its stand-in in the staging directory
 
     def __enter__(self) -> str:
-        if not is_url(self.target):
-            return self.target
-        check_writable(self.target, self.what)
-        import tempfile
+        if is_url(self.target):
+            check_writable(self.target, self.what)
+            import tempfile
 
-        self.directory = tempfile.mkdtemp(prefix="tfckpt-staging-")
-        return os.path.join(self.directory, posixpath.basename(self.target.rstrip("/")) or "file")
+            self.directory = tempfile.mkdtemp(prefix="tfckpt-staging-")
+            self.local = os.path.join(self.directory, posixpath.basename(self.target.rstrip("/")) or "file")
+        return self.local
 
-    def commit(self, local: str) -> None:
+    def commit(self) -> None:
+        """Upload what was written at :attr:`local` to the URL (nothing to do for a local target)."""
         if self.directory is None:
             return
         if self.single_file:
-            upload_file(local, self.target)
+            upload_file(self.local, self.target)
         else:
-            upload_checkpoint(local, self.target)
+            upload_checkpoint(self.local, self.target)
 
     def close(self) -> None:
         if self.directory is not None:
@@ -469,7 +462,7 @@ class staged:
 
     def __exit__(self, exc_type, exc, tb) -> None:
         try:
-            if exc_type is None and self.directory is not None:
-                self.commit(os.path.join(self.directory, posixpath.basename(self.target.rstrip("/")) or "file"))
+            if exc_type is None:
+                self.commit()
         finally:
             self.close()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import re
 
-__all__ = ["index_filename", "data_filename", "DATA_FILE_PATTERN", "is_checkpoint_file", "prefix_of"]
+__all__ = ["index_filename", "data_filename", "DATA_FILE_PATTERN", "is_checkpoint_file", "is_data_file_of", "prefix_of"]
 
 #: Matches the suffix of a data file; group 1 is the shard id, group 2 the count.
 DATA_FILE_PATTERN = re.compile(r"\.data-(\d{5,})-of-(\d{5,})$")
@@ -48,3 +48,9 @@ def prefix_of(path: str) -> str:
 
 def is_checkpoint_file(name: str) -> bool:
     return name.endswith(".index") or DATA_FILE_PATTERN.search(name) is not None
+
+
+def is_data_file_of(name: str, base: str) -> bool:
+    """Whether the file name ``name`` is ``<base>.data-SSSSS-of-NNNNN`` (any shard count)."""
+    match = DATA_FILE_PATTERN.search(name)
+    return match is not None and name[: match.start()] == base

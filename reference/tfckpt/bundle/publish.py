@@ -51,7 +51,7 @@ from typing import Iterable, Optional, Sequence
 
 from .. import errors
 from ..files import directory_lock
-from .naming import DATA_FILE_PATTERN, index_filename
+from .naming import DATA_FILE_PATTERN, index_filename, is_data_file_of
 
 __all__ = ["publish", "leftovers", "sweep_temporaries", "TEMP_PATTERN", "ORPHAN_GRACE_SECONDS"]
 
@@ -143,10 +143,9 @@ def _remove_stale_shards(prefix: str, current: set) -> None:
     except OSError:
         return
     for name in names:
-        if name in current or not name.startswith(base):
+        if name in current:
             continue
-        match = DATA_FILE_PATTERN.search(name)
-        if match and name[: match.start()] == base:
+        if is_data_file_of(name, base):
             try:
                 os.remove(os.path.join(directory, name))
             except OSError:

@@ -140,7 +140,6 @@ class BundleWriter:
         #: For a URL prefix: the files are written in a private local directory and uploaded in
         #: the publish order by :meth:`finish` (STORE-5); for a local prefix this does nothing.
         self._staging = staged(prefix, "writing a checkpoint")
-        self.target = os.fspath(prefix)
         self.prefix = self._staging.__enter__()
         self.data_alignment = data_alignment
         #: fsync each file before renaming it into place (TensorFlow does not; it costs time
@@ -310,7 +309,7 @@ class BundleWriter:
             header.version.producer = PRODUCER_VERSION
             self._index_temp = write_index_temp(index_filename(self.prefix), header, self._entries, sync=self.sync)
             publish(self.prefix, self._index_temp, [(self._data_temp, self._data_path)], sync=self.sync)
-            self._staging.commit(self.prefix)
+            self._staging.commit()
         except BaseException:
             self._cleanup()
             raise
@@ -406,10 +405,9 @@ def save(
     ``prefix`` may be an fsspec URL or a path on ``filesystem`` (an fsspec filesystem
     object): the files are written locally, then uploaded in the publish order (STORE-5).
     """
-    if filesystem is not None:
-        from ..storage import fs_url
+    from ..storage import on_filesystem
 
-        prefix = fs_url(filesystem, prefix)
+    prefix = on_filesystem(prefix, filesystem)
     with BundleWriter(prefix, sync=sync) as writer:
         for name, value in tensors.items():
             writer.add(name, value)

@@ -484,7 +484,7 @@ def freeze(checkpoint, graph, output_node_names: Iterable[str], *,
             tensor = _value(reader(), sub, entry)
             sub.node[entry[0]].attr["value"].tensor.CopyFrom(tensor)
             if on_tensor is not None:
-                on_tensor(sub.node[entry[0]].name, len(tensor.tensor_content) or tensor.ByteSize())
+                on_tensor(sub.node[entry[0]].name, _value_bytes(tensor))
             del tensor
         return sub
     finally:
@@ -509,6 +509,11 @@ def write_frozen(path: PathLike, checkpoint, graph, output_node_names: Iterable[
                          variable_names_blacklist, clear_devices, on_tensor)[0]
 
 
+def _value_bytes(tensor) -> int:
+    """A value's size for ``on_tensor``: its packed bytes, or the TensorProto's size when not packed."""
+    return len(tensor.tensor_content) or tensor.ByteSize()
+
+
 def _write_frozen(path, checkpoint, graph, output_node_names, whitelist, blacklist, clear_devices, on_tensor=None):
     """:func:`write_frozen`, returning also the written graph without its values (for counts)."""
     from ..encoding import encode_varint
@@ -525,11 +530,14 @@ def _write_frozen(path, checkpoint, graph, output_node_names, whitelist, blackli
                 if index in values:
                     full = node_def_pb2.NodeDef()
                     full.CopyFrom(node)
-                    full.attr["value"].tensor.CopyFrom(_value(reader(), sub, values[index]))
+                    tensor = _value(reader(), sub, values[index])
+                    full.attr["value"].tensor.CopyFrom(tensor)
+                    nbytes = _value_bytes(tensor)
+                    del tensor  # before serialising: one copy of the value at a time
                     data = full.SerializeToString(deterministic=True)
                     del full
                     if on_tensor is not None:
-                        on_tensor(node.name, len(data))
+                        on_tensor(node.name, nbytes)
                 else:
                     data = node.SerializeToString(deterministic=True)
                 handle.write(b"\x0a" + encode_varint(len(data)) + data)
