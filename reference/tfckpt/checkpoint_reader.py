@@ -32,6 +32,7 @@ from typing import Iterator, Union
 from ._lazy import numpy as np  # imported on first use: listing needs no numpy
 
 from . import errors, storage
+from .accel import gc_paused
 from .bundle.naming import prefix_of
 from .bundle.reader import BundleReader, key_text
 from .dtypes import DType
@@ -116,16 +117,27 @@ class CheckpointReader:
 
     def _variable_entries(self):
         if self._variables is None:
-            self._variables = {key_text(entry.key): entry for entry in self._impl.variables()}
+            variables = self._impl.variables()
+            with gc_paused():
+                self._variables = {entry.key.decode("utf-8", "surrogateescape"): entry for entry in variables}
         return self._variables
+
+    def _variable_shapes(self) -> list:
+        """``(key bytes, dtype, shape)`` per tensor: from the entries when they are decoded already,
+        else the bundle reader's cheaper listing (V1 readers have none)."""
+        if self._variables is None and hasattr(self._impl, "variable_shapes"):
+            return self._impl.variable_shapes()
+        return [(entry.key, entry.dtype, entry.shape) for entry in self._variable_entries().values()]
 
     def get_variable_to_shape_map(self) -> dict[str, list[int]]:
         """``{key: shape as a list of ints}`` for every tensor."""
-        return {key: list(entry.shape) for key, entry in self._variable_entries().items()}
+        shapes = self._variable_shapes()
+        with gc_paused():
+            return {key.decode("utf-8", "surrogateescape"): list(shape) for key, _, shape in shapes}
 
     def get_variable_to_dtype_map(self) -> dict[str, DType]:
         """``{key: DType}`` for every tensor; ``DType.name`` is TensorFlow's name."""
-        return {key: entry.dtype for key, entry in self._variable_entries().items()}
+        return {key.decode("utf-8", "surrogateescape"): dtype for key, dtype, _ in self._variable_shapes()}
 
     def has_tensor(self, name: str) -> bool:
         return name in self._variable_entries() if self._variables is not None else self._has(name)

@@ -44,6 +44,7 @@ from typing import Sequence
 from .._lazy import numpy as np  # imported on first use: listing needs no numpy
 
 from .. import checksums
+from ..accel import speedups
 from ..dtypes import DType
 from ..encoding import FIXED32, decode_varint64, encode_varint
 
@@ -201,33 +202,44 @@ def decode_strings(
         raise StringLayoutError(
             f"{num_elements} string lengths cannot fit in an entry of {size} bytes", position=0
         )
+    fast = None if speedups is None else speedups.split_strings(buffer, num_elements, big_endian)
+    if fast is not None:  # the C accelerator checked that the lengths fill the buffer exactly
+        elements, pos, fixed_width = fast
+        _check_string_crcs(buffer, pos, checksums.crc32c(fixed_width), big_endian, verify, expected_masked_crc)
+        return elements
     lengths, pos = _decode_lengths(buffer, num_elements)
     total = sum(lengths.tolist())
     crc = _lengths_crc(lengths, big_endian)
     if pos + 4 > size:
         raise StringLayoutError("string lengths run past the end of the entry", position=pos)
-    stored = FIXED32.unpack_from(buffer, pos)[0]
-    if big_endian:
-        stored = int.from_bytes(stored.to_bytes(4, "little"), "big")
-    if checksums.unmask(stored) != crc:
-        raise StringLayoutError("string length checksum does not match", checksum=True, position=pos)
-    crc = checksums.extend(crc, buffer[pos : pos + 4])
-    pos += 4
-    if pos + total != size:
+    if pos + 4 + total != size:
+        _check_string_crcs(buffer, pos, crc, big_endian, False, 0)  # a bad length checksum is reported first
         raise StringLayoutError(
-            f"string lengths add up to {total} bytes but the entry holds {size - pos} after them",
-            position=pos,
+            f"string lengths add up to {total} bytes but the entry holds {size - pos - 4} after them",
+            position=pos + 4,
         )
-    if verify:
-        crc = checksums.extend(crc, memoryview(buffer)[pos:])
-        if checksums.mask(crc) != expected_masked_crc:
-            raise StringLayoutError("tensor checksum does not match", checksum=True, position=0)
+    _check_string_crcs(buffer, pos, crc, big_endian, verify, expected_masked_crc)
+    pos += 4
     bounds = np.empty(num_elements + 1, dtype=np.int64)
     bounds[0] = pos
     np.cumsum(lengths, out=bounds[1:], dtype=np.int64)
     bounds[1:] += pos
     edges = bounds.tolist()
     return [buffer[a:b] for a, b in zip(edges[:-1], edges[1:])]
+
+
+def _check_string_crcs(buffer, pos: int, lengths_crc: int, big_endian: bool, verify: bool, expected: int) -> None:
+    """The length checksum stored at ``pos`` (always), then the tensor's CRC (when ``verify``)."""
+    stored = FIXED32.unpack_from(buffer, pos)[0]
+    if big_endian:
+        stored = int.from_bytes(stored.to_bytes(4, "little"), "big")
+    if checksums.unmask(stored) != lengths_crc:
+        raise StringLayoutError("string length checksum does not match", checksum=True, position=pos)
+    if verify:
+        crc = checksums.extend(lengths_crc, buffer[pos : pos + 4])
+        crc = checksums.extend(crc, memoryview(buffer)[pos + 4 :])
+        if checksums.mask(crc) != expected:
+            raise StringLayoutError("tensor checksum does not match", checksum=True, position=0)
 
 
 # ---------------------------------------------------------------- variants

@@ -42,6 +42,7 @@ Entry layout (``BundleEntryProto``, every other key)::
 
 from __future__ import annotations
 
+import math
 import os
 from typing import Iterator, Optional, Union
 
@@ -49,6 +50,7 @@ from .._lazy import numpy as np  # imported on first use: listing needs no numpy
 from google.protobuf.message import DecodeError
 
 from .. import checksums, errors, storage
+from ..accel import gc_paused
 from ..dtypes import ALL_DTYPES, DT_STRING, DT_VARIANT, DType
 from ..proto import tensor_bundle_pb2, tensor_pb2
 from ..table import TableReader
@@ -86,6 +88,25 @@ def key_bytes(key: KeyLike) -> bytes:
 
 def key_text(key: bytes) -> str:
     return key.decode("utf-8", "surrogateescape")
+
+
+def _plain_entry(fields: tuple) -> Optional[tuple]:
+    """``(dtype, num_elements)`` of decoded canonical fields that need no further check, else None.
+
+    None sends the entry to :meth:`BundleReader._decode_entry_message`: an
+    unknown dtype, a rank above MAX_RANK, an element count over int64, or no
+    elements at rank 2 or more (each has its own error or handling there).
+    """
+    dtype = _DTYPES_BY_ENUM.get(fields[0])
+    dims = fields[1]
+    rank = len(dims)
+    if dtype is None or rank > MAX_RANK:
+        return None
+    # each dim is at most int64's maximum, so rank 0 or 1 needs no checks
+    num_elements = dims[0] if rank == 1 else math.prod(dims)
+    if rank < 2 or (num_elements <= _INT64_MAX and num_elements):
+        return dtype, num_elements
+    return None
 
 
 class TensorEntry:
@@ -197,7 +218,7 @@ class BundleReader:
 
     def entry(self, key: KeyLike) -> TensorEntry:
         """The validated entry stored under ``key``; NotFoundError when absent."""
-        raw_key = key_bytes(key)
+        raw_key = key if type(key) is bytes else key_bytes(key)
         cached = self._entries.get(raw_key)
         if cached is not None:
             return cached
@@ -217,14 +238,9 @@ class BundleReader:
     def _decode_entry(self, key: bytes, value: bytes) -> TensorEntry:
         fields = decode_entry_fields(value)
         if fields is not None:  # the canonical form: no message built (see entry_fields)
-            dtype = _DTYPES_BY_ENUM.get(fields[0])
-            dims = fields[1]
-            if dtype is not None and len(dims) <= MAX_RANK:
-                num_elements = 1
-                for size in dims:
-                    num_elements *= size
-                if num_elements <= _INT64_MAX and (num_elements or len(dims) < 2):  # else: the checks below
-                    return TensorEntry(key, dtype, dims, num_elements, None, (), raw=value, fields=fields[2:])
+            plain = _plain_entry(fields)
+            if plain is not None:
+                return TensorEntry(key, plain[0], fields[1], plain[1], None, (), raw=value, fields=fields[2:])
         return self._decode_entry_message(key, value)
 
     def _decode_entry_message(self, key: bytes, value: bytes) -> TensorEntry:
@@ -275,6 +291,10 @@ class BundleReader:
     def _check_location(self, entry: TensorEntry) -> None:
         """Where a tensor's bytes are, checked when it is read (listing needs only dtype and shape)."""
         proto, dtype, num_elements, shape = entry, entry.dtype, entry.num_elements, entry.shape
+        if 0 <= proto.shard_id < self.num_shards and 0 <= proto.offset <= _INT64_MAX - proto.size and (
+            proto.size == num_elements * dtype.itemsize if dtype.is_memcpy else proto.size >= num_elements
+        ):
+            return  # the usual case, tested without building an error's location
         where = dict(file=self.index_path, key=_shown(entry.key))
         if not 0 <= proto.shard_id < self.num_shards:
             raise errors.DataLossError(
@@ -301,15 +321,44 @@ class BundleReader:
 
     def iter_entries(self) -> Iterator[TensorEntry]:
         """Every entry but the header, in key order (this decodes the whole index)."""
-        first = True
-        for key, value in self._table.items():
-            if first:
-                first = False
-                continue
-            entry = self._entries.get(key)
-            if entry is None:
-                entry = self._decode_entry(key, value)
-            yield entry
+        cached = self._entries.get
+        decode = self._decode_entry
+        items = self._table.items()
+        next(items, None)  # the header, checked when the reader opened
+        for key, value in items:
+            entry = cached(key)
+            yield decode(key, value) if entry is None else entry
+
+    def variable_shapes(self) -> list[tuple[bytes, DType, tuple]]:
+        """``(key, dtype, shape)`` of each of :meth:`variables`, in the same order, with the same errors.
+
+        Listing asks for nothing else, so canonical entries are decoded to
+        these three values only, without a :class:`TensorEntry` each; any
+        other entry takes the full path (which raises for a bad one, and
+        yields the slices whose data keys are then left out).
+        """
+        shapes = []
+        partitioned = []
+        cached = self._entries.get
+        items = self._table.items()
+        next(items, None)  # the header
+        with gc_paused():
+            for key, value in items:
+                entry = cached(key)
+                if entry is None:
+                    fields = decode_entry_fields(value)
+                    plain = None if fields is None else _plain_entry(fields)
+                    if plain is not None:
+                        shapes.append((key, plain[0], fields[1]))
+                        continue
+                    entry = self._decode_entry_message(key, value)
+                shapes.append((key, entry.dtype, entry.shape))
+                if entry.slices:
+                    partitioned.append(entry)
+        if not partitioned:
+            return shapes
+        slice_keys = {encode_slice_key(entry.key, s) for entry in partitioned for s in entry.slices}
+        return [item for item in shapes if item[0] not in slice_keys]
 
     def variables(self) -> list[TensorEntry]:
         """The entries a user sees: every key except the header and slice-data keys.
@@ -317,11 +366,16 @@ class BundleReader:
         Follows TensorFlow's ``CheckpointReader``: slice-data keys are the ones
         named by the ``slices`` of some partitioned entry.
         """
-        entries = list(self.iter_entries())
-        slice_keys = set()
-        for entry in entries:
-            for tensor_slice in entry.slices:
-                slice_keys.add(encode_slice_key(entry.key, tensor_slice))
+        with gc_paused():
+            entries = list(self.iter_entries())
+        slice_keys = {
+            encode_slice_key(entry.key, tensor_slice)
+            for entry in entries
+            if entry.slices
+            for tensor_slice in entry.slices
+        }
+        if not slice_keys:
+            return entries
         return [entry for entry in entries if entry.key not in slice_keys]
 
     # ------------------------------------------------------------------ values
@@ -387,14 +441,16 @@ class BundleReader:
                 **dict(file=path, key=_shown(entry.key), offset=entry.offset),
             )
         if dtype.is_memcpy:
-            result = np.empty(entry.shape, dtype=dtype.numpy_dtype)
-            raw = result.reshape(-1).view(np.uint8) if result.size else np.empty(0, np.uint8)
             # The read-ahead window is for local files; through a URL every read is a request
             # for exactly the tensor's bytes (STORE-3).
-            if entry.size <= _WINDOWED_MAX and isinstance(handle[0], int):
+            if entry.size <= _WINDOWED_MAX and type(handle[0]) is int:
                 window = self._window(entry.shard_id, handle, entry.offset, entry.size, path, entry.key)
-                raw[:] = window
+                # a copy: the window is shared by the tensors around this one
+                result = np.ndarray(entry.shape, dtype.numpy_dtype, window).copy()
+                raw = result
             else:
+                result = np.empty(entry.shape, dtype=dtype.numpy_dtype)
+                raw = result.reshape(-1).view(np.uint8) if result.size else np.empty(0, np.uint8)
                 where = dict(file=path, key=_shown(entry.key), offset=entry.offset)
                 self._read_into(handle[0], entry.offset, raw, where)
                 window = raw
@@ -406,7 +462,7 @@ class BundleReader:
                     file=path, key=_shown(entry.key), offset=entry.offset
                 )
             if self.big_endian and dtype.swap_unit > 1 and result.size:
-                raw.view(f"u{dtype.swap_unit}").byteswap(inplace=True)
+                raw.reshape(-1).view(np.uint8).view(f"u{dtype.swap_unit}").byteswap(inplace=True)
             return result
         where = dict(file=path, key=_shown(entry.key), offset=entry.offset)
         buffer = bytearray(entry.size)

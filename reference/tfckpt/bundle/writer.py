@@ -43,6 +43,7 @@ from ..files import tempstate_name
 from ..proto import tensor_bundle_pb2
 from ..table import TableWriter
 from . import data_layout
+from .entry_fields import encode_entry_fields
 from .naming import data_filename, index_filename
 from .publish import publish
 from .reader import key_bytes, key_text
@@ -118,6 +119,31 @@ def _quiet_fdatasync(fd: int) -> None:
         pass
 
 
+class _BackgroundFsync:
+    """``os.fsync(fd)`` in a thread, so the disk flushes the data file while the index is built.
+
+    :meth:`wait` returns when the fsync is done and raises its ``OSError``, if any.
+    """
+
+    def __init__(self, fd: int) -> None:
+        import threading
+
+        self._error: Optional[OSError] = None
+        self._thread = threading.Thread(target=self._run, args=(fd,), daemon=True)
+        self._thread.start()
+
+    def _run(self, fd: int) -> None:
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            self._error = exc
+
+    def wait(self) -> None:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+
+
 class BundleWriter:
     """Streaming writer of one V2 checkpoint: add tensors one at a time, then :meth:`finish`.
 
@@ -145,7 +171,8 @@ class BundleWriter:
         #: fsync each file before renaming it into place (TensorFlow does not; it costs time
         #: on big saves but keeps a power loss from leaving an empty file under a final name).
         self.sync = sync
-        self._entries: dict[bytes, tensor_bundle_pb2.BundleEntryProto] = {}
+        # key -> the entry's serialized bytes, or a BundleEntryProto for a partitioned tensor
+        self._entries: dict[bytes, Union[bytes, tensor_bundle_pb2.BundleEntryProto]] = {}
         self._size = 0
         self._closed = False
         directory = os.path.dirname(self.prefix)
@@ -211,7 +238,7 @@ class BundleWriter:
             full_entry = tensor_bundle_pb2.BundleEntryProto()
             full_entry.dtype = tf_dtype.as_datatype_enum
             _fill_shape(full_entry, full_shape)
-        elif not full_entry.slices:
+        elif isinstance(full_entry, bytes) or not full_entry.slices:
             raise errors.InvalidArgumentError("adding a slice to a tensor stored whole", key=key_text(raw_key))
         else:
             stored_shape = tuple(d.size for d in full_entry.shape.dim)
@@ -235,10 +262,7 @@ class BundleWriter:
         return raw_key
 
     def _add_array(self, raw_key: bytes, array: np.ndarray, tf_dtype: DType) -> None:
-        entry = tensor_bundle_pb2.BundleEntryProto()
-        entry.dtype = tf_dtype.as_datatype_enum
-        _fill_shape(entry, array.shape)
-        entry.offset = self._size
+        offset = self._size
         if tf_dtype.as_datatype_enum == DT_STRING:
             payload, masked = data_layout.encode_strings(list(array.reshape(-1)))
         elif tf_dtype.is_memcpy:
@@ -254,14 +278,15 @@ class BundleWriter:
         except OSError as exc:
             self.abort()
             raise errors.from_os_error(exc, "writing the data file", file=self._data_path) from exc
-        entry.size = len(payload)
-        entry.crc32c = masked
         self._size += len(payload)
         padding = -self._size % self.data_alignment
         if padding:
             self._data.write(b"\x00" * padding)
             self._size += padding
-        self._entries[raw_key] = entry
+        # the entry's bytes, as protobuf would serialize them (a message only for partitioned tensors)
+        self._entries[raw_key] = encode_entry_fields(
+            tf_dtype.as_datatype_enum, array.shape, 0, offset, len(payload), masked
+        )
 
     def _write_overlapping_sync(self, payload: memoryview) -> int:
         """Write a big payload in chunks, CRC each as it goes, and let the disk catch up meanwhile.
@@ -297,17 +322,25 @@ class BundleWriter:
         self._check_open()
         self._closed = True
         try:
+            data_sync = None
             with errors.os_errors("finishing the data file", file=self._data_path):
                 if self._syncing is not None:
                     self._syncing.join()
                 self._data.flush()
-                if self.sync:
-                    os.fsync(self._data.fileno())
-                self._data.close()
-            header = tensor_bundle_pb2.BundleHeaderProto()
-            header.num_shards = 1
-            header.version.producer = PRODUCER_VERSION
-            self._index_temp = write_index_temp(index_filename(self.prefix), header, self._entries, sync=self.sync)
+                if self.sync:  # flushed to disk while the index is written; waited for before publishing
+                    data_sync = _BackgroundFsync(self._data.fileno())
+            try:
+                header = tensor_bundle_pb2.BundleHeaderProto()
+                header.num_shards = 1
+                header.version.producer = PRODUCER_VERSION
+                self._index_temp = write_index_temp(
+                    index_filename(self.prefix), header, self._entries, sync=self.sync
+                )
+            finally:
+                with errors.os_errors("finishing the data file", file=self._data_path):
+                    if data_sync is not None:
+                        data_sync.wait()
+                    self._data.close()
             publish(self.prefix, self._index_temp, [(self._data_temp, self._data_path)], sync=self.sync)
             self._staging.commit()
         except BaseException:
@@ -361,7 +394,7 @@ def _fill_shape(entry, shape: Iterable[int]) -> None:
 def write_index_temp(
     path: str,
     header,
-    entries: Mapping[bytes, "tensor_bundle_pb2.BundleEntryProto"],
+    entries: Mapping[bytes, Union[bytes, "tensor_bundle_pb2.BundleEntryProto"]],
     *,
     sync: bool = True,
 ) -> str:
@@ -377,7 +410,8 @@ def write_index_temp(
                 table = TableWriter(handle)
                 table.add(b"", header.SerializeToString())
                 for key in sorted(entries):
-                    table.add(key, entries[key].SerializeToString())
+                    entry = entries[key]
+                    table.add(key, entry if isinstance(entry, bytes) else entry.SerializeToString())
                 table.finish()
                 handle.flush()
                 if sync:

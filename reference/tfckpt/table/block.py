@@ -52,6 +52,7 @@ import struct
 from typing import Iterator, Optional
 
 from ..encoding import FIXED32, decode_varint32, encode_fixed32, encode_varint
+from ..accel import speedups
 from ..errors import DataLossError, InvalidArgumentError
 
 __all__ = ["BlockBuilder", "Block"]
@@ -103,14 +104,18 @@ class BlockBuilder:
     def add(self, key: bytes, value: bytes) -> None:
         assert not self._finished
         buffer = self._buffer
-        if self._counter < self.restart_interval:
-            shared = _shared_prefix(self._last_key, key)
-        else:
+        restart = self._counter >= self.restart_interval
+        if restart:
             if len(buffer) > _U32_MAX:
                 raise InvalidArgumentError("block grew past 4 GiB; restart offsets are 32-bit")
             self._restarts.append(len(buffer))
             self._counter = 0
-            shared = 0
+        if speedups is not None:  # the same bytes, appended in C (tfckpt/_speedups.c)
+            speedups.block_append(buffer, b"" if restart else self._last_key, key, value)
+            self._last_key = key
+            self._counter += 1
+            return
+        shared = 0 if restart else _shared_prefix(self._last_key, key)
         buffer += encode_varint(shared)
         buffer += encode_varint(len(key) - shared)
         buffer += encode_varint(len(value))
@@ -289,6 +294,18 @@ class Block:
     def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
         return self.iter_from_restart(0)
 
+    def entries_between(self, lower: Optional[bytes], upper: Optional[bytes]) -> Optional[list]:
+        """Every entry, as a list, when the block is valid and its keys lie in (``lower``, ``upper``].
+
+        The C accelerator's walk (``tfckpt/_speedups.c``), which checks what
+        :meth:`iter_from_restart` checks and answers None for anything else --
+        or always None when the accelerator is off.  On None the caller walks
+        the block in Python, which raises the precise error.
+        """
+        if speedups is None:
+            return None
+        return speedups.block_entries(self._data, self._entries_end, self._restarts, lower, upper)
+
     def seek(self, target: bytes) -> Iterator[tuple[bytes, bytes]]:
         """Entries with key >= ``target``, in order, to the end of the block.
 
@@ -327,7 +344,8 @@ class Block:
             return self._lookup.get(target)
         self._gets += 1
         if self._gets > 1:
-            self._lookup = dict(self.iter_from_restart(0))
+            checked = self.entries_between(None, None)
+            self._lookup = dict(self.iter_from_restart(0) if checked is None else checked)
             return self._lookup.get(target)
         for key, value in self.seek(target):
             return value if key == target else None

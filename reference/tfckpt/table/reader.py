@@ -347,6 +347,11 @@ class TableReader:
             upper = keys[i]
             try:
                 block = self._data_block(i)
+                if i != start or target is None:
+                    checked = block.entries_between(lower, upper)
+                    if checked is not None:  # the accelerator walked and checked the whole block
+                        yield from checked
+                        continue
                 entries = block.seek(target) if (i == start and target is not None) else iter(block)
                 for k, v in entries:
                     if (lower is not None and k <= lower) or k > upper:
