@@ -166,9 +166,11 @@ def test_impl_to_impl_sliced_uncommon(check, rt_base, variant, data):
 
 #: Keys whose neighbours in bytewise order share a prefix that ends inside a
 #: multi-byte UTF-8 character (the index stores keys prefix-compressed in bytes),
-#: plus '/' paths, a prefix of another key, and long keys.
+#: plus '/' paths, a prefix of another key, long keys, and NUL bytes (keys are byte strings, not C strings:
+#: "a\0" follows its prefix "a", "\0" sorts first).
 TRICKY_KEYS = ["\u00c0", "\u00c1", "a", "a/b", "a/b/c", "ab", "emoji/\U0001f600", "emoji/\U0001f601",
-               "\u4e2d\u6587", "\u4e2d\u6588", "x" * 300, "x" * 301, "\u00e9t\u00e9/\u00e9t\u00e9"]
+               "\u4e2d\u6587", "\u4e2d\u6588", "x" * 300, "x" * 301, "\u00e9t\u00e9/\u00e9t\u00e9",
+               "\x00", "a\x00", "a\x00b"]
 
 
 def _tricky_description():
