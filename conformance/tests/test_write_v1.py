@@ -7,7 +7,8 @@ byte for byte against TensorFlow's ``Save`` op.
   (:mod:`tfckpt_conformance.sstable`, which refuses compressed blocks): no compression, keys in
   order, the metadata record first under the empty key (spec/v1.md V1-3, V1-14).
 * ``Recommended.WriteV1.Bytes.<case>``: the file is identical to the one TensorFlow 2.21 wrote for
-  the same tensors.
+  the same tensors; ``Recommended.WriteV1.BytesUnordered.<case>``: also when they are given in reverse
+  order (``Save`` sorts them by name, V1-5).
 * ``Required.WriteV1.Refuses.<dtype>`` / ``Recommended.WriteV1.RefusalCategory.<dtype>``: a dtype
   TensorFlow 2.21 cannot save in V1 is refused, and nothing appears under the file's name; the
   category is TensorFlow's (V1-11).
@@ -94,6 +95,27 @@ def test_write_v1_bytes(check, v1_file_case, v1_base):
         with open(_write(check, v1_file_case, d), "rb") as f:
             got = f.read()
     assert got == want, f"write_v1 of fixture {v1_file_case.id} differs from TensorFlow's file: {first_difference(want, got)}"
+
+
+@pytest.mark.conformance("WriteV1.BytesUnordered", level="Recommended")
+@pytest.mark.spec("CONF-24", "CONF-36", "V1-5", "V1-14")
+def test_write_v1_bytes_unordered(check, v1_file_case, v1_base):
+    """The tensors given in reverse order: TensorFlow's ``Save`` sorts them by name, so the file is the same (V1-5)."""
+    check.require("write_v1", tags=v1_file_case.tags)
+    check.roles(producer=check.run.label, consumer="bytes")
+    desc = v1_file_case.description()
+    if len(desc) < 2:
+        pytest.skip(f"fixture {v1_file_case.id} holds one tensor: no order to change")
+    reversed_desc = Description(list(reversed(desc.tensors)))
+    with open(v1_file_case.prefix, "rb") as f:
+        want = f.read()
+    with scratch_dir(v1_base) as d:
+        path = os.path.join(d, "model.ckpt")
+        check.call_ok(f"write_v1 of fixture {v1_file_case.id}, tensors reversed", check.impl.write_v1, reversed_desc, path)
+        with open(path, "rb") as f:
+            got = f.read()
+    assert got == want, (f"write_v1 of fixture {v1_file_case.id} with its tensors given in reverse order differs from "
+                         f"TensorFlow's file: {first_difference(want, got)}")
 
 
 def _refused(check, dtype, v1_base):
