@@ -50,9 +50,10 @@ SCOPE = [
 
 # mutmut's status names (mutmut.stats.status_by_exit_code) grouped for the report.
 KILLED = {"killed", "timeout", "caught by type check"}
-# equivalent.txt reasons that start with this are code no adapter operation reaches: counted apart.
-UNREACHABLE = "unreachable:"
-COLUMNS = ("mutants", "killed", "equivalent", "unreachable", "survived", "not_checked")
+# equivalent.txt reasons that start with one of these are counted apart: code no adapter operation
+# reaches, and code mutmut cannot switch a mutant on in (it runs once per process, before the fork).
+APART = ("unreachable", "untestable")
+COLUMNS = ("mutants", "killed", "equivalent", *APART, "survived", "not_checked")
 
 
 def _digest(paths: list[Path], base: Path) -> str:
@@ -209,8 +210,7 @@ def report(seconds: float | None) -> float:
     survivors, equivalents = [], []
     for key, status in sorted(statuses.items()):
         mod = module_of(key)
-        row = per_module.setdefault(mod, {"mutants": 0, "killed": 0, "equivalent": 0, "unreachable": 0,
-                                          "survived": 0, "not_checked": 0})
+        row = per_module.setdefault(mod, dict.fromkeys(COLUMNS, 0))
         row["mutants"] += 1
         reason = next((r for p, r in rules if fnmatch.fnmatchcase(key, p)), None)
         if reason is not None:
@@ -220,7 +220,7 @@ def report(seconds: float | None) -> float:
         elif status == "not checked":
             row["not_checked"] += 1
         elif reason is not None:
-            row["unreachable" if reason.startswith(UNREACHABLE) else "equivalent"] += 1
+            row[next((a for a in APART if reason.startswith(a + ":")), "equivalent")] += 1
             equivalents.append((key, reason))
         else:
             row["survived"] += 1
@@ -229,7 +229,7 @@ def report(seconds: float | None) -> float:
     total = {k: sum(r[k] for r in per_module.values()) for k in COLUMNS}
 
     def score(r):
-        judged = r["mutants"] - r["equivalent"] - r["unreachable"] - r["not_checked"]
+        judged = r["mutants"] - r["equivalent"] - sum(r[a] for a in APART) - r["not_checked"]
         return r["killed"] / judged if judged else 1.0
 
     shown = diffs([k for k, _ in survivors])
@@ -244,9 +244,11 @@ def report(seconds: float | None) -> float:
         "when a test fails or it times out; *equivalent* mutants (no input can observe them through",
         "the adapter interface) are listed with their reasons in `conformance/mutation/equivalent.txt`;",
         "*unreachable* ones are equivalent because no adapter operation calls their function at all",
-        "(library API judged by `tests/`). *Survived* includes mutants of functions no test reached",
-        "(mutmut's \"no tests\"), listed below with the others. Score = killed / (mutants - equivalent -",
-        "unreachable - not checked).",
+        "(library API judged by `tests/`); *untestable* ones are in code that runs once per process",
+        "(at import, or filling a cache) before mutmut switches a mutant on, so mutmut cannot judge them.",
+        "*Survived* includes mutants of functions no test reached (mutmut's \"no tests\"), listed below",
+        "with the others; *not checked* ones were not run (an interrupted run). Score = killed /",
+        "(mutants - equivalent - unreachable - untestable - not checked).",
         "",
         "Scope: " + ", ".join(f"`reference/{s}`" for s in SCOPE) + ". The CLI, jobs, graph,",
         "SavedModel and object-graph code are judged by `tests/`, not by the conformance suite.",
@@ -254,8 +256,8 @@ def report(seconds: float | None) -> float:
     ]
     if seconds is not None:
         lines += [f"Last whole run: {seconds / 60:.0f} min wall clock (two workers on a machine of 2 shared cores).", ""]
-    lines += ["| module | mutants | killed | equivalent | unreachable | survived | not checked | score |",
-              "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    lines += ["| module | mutants | killed | equivalent | unreachable | untestable | survived | not checked | score |",
+              "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for mod, r in sorted(per_module.items()):
         lines.append(f"| `{mod}` | " + " | ".join(str(r[c]) for c in COLUMNS) + f" | {score(r):.1%} |")
     lines.append("| **total** | " + " | ".join(str(total[c]) for c in COLUMNS) + f" | **{score(total):.1%}** |")
@@ -284,7 +286,8 @@ def report(seconds: float | None) -> float:
         "stale_equivalent_lines": stale,
     }, indent=1) + "\n")
     print(f"score {score(total):.1%}: {total['killed']} killed, {total['equivalent']} equivalent, "
-          f"{total['unreachable']} unreachable, {total['survived']} survived, {total['not_checked']} not checked "
+          f"{total['unreachable']} unreachable, {total['untestable']} untestable, {total['survived']} survived, "
+          f"{total['not_checked']} not checked "
           f"of {total['mutants']}")
     return score(total)
 
