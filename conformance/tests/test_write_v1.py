@@ -9,6 +9,8 @@ byte for byte against TensorFlow's ``Save`` op.
 * ``Recommended.WriteV1.Bytes.<case>``: the file is identical to the one TensorFlow 2.21 wrote for
   the same tensors; ``Recommended.WriteV1.BytesUnordered.<case>``: also when they are given in reverse
   order (``Save`` sorts them by name, V1-5).
+* ``Recommended.WriteV1.Errors.<mistake>``: a repeated or empty key is refused with ``INVALID_ARGUMENT``
+  and leaves no file (ERR-5; TensorFlow's ``Save`` accepts both).
 * ``Required.WriteV1.Refuses.<dtype>`` / ``Recommended.WriteV1.RefusalCategory.<dtype>``: a dtype
   TensorFlow 2.21 cannot save in V1 is refused, and nothing appears under the file's name; the
   category is TensorFlow's (V1-11).
@@ -143,3 +145,26 @@ def test_write_v1_refusal_category(check, dtype, v1_base):
     exc = _refused(check, dtype, v1_base)
     assert exc.category == V1_REFUSALS[dtype], (
         f"write_v1 of a {dtype} tensor refused with {exc.reported_category}, TensorFlow says {V1_REFUSALS[dtype]}")
+
+
+def _mistake(mistake: str) -> Description:
+    one = lambda key, v: TensorDescription(key, "float32", (2,), data=np.array([v, -v], dtype="<f4"))
+    if mistake == "repeated-key":
+        return Description([one("w", 1.0), one("b", 2.0), one("w", 3.0)])
+    return Description([one("w", 1.0), one("", 2.0)])  # empty-key
+
+
+@pytest.mark.conformance("WriteV1.Errors", level="Recommended")
+@pytest.mark.spec("CONF-36", "ERR-5")
+@pytest.mark.parametrize("mistake", ["repeated-key", "empty-key"])
+def test_write_v1_refuses_mistakes(check, mistake, v1_base):
+    """A key given twice, or an empty key, is a caller mistake: refused with INVALID_ARGUMENT, no file left (ERR-5).
+
+    Recommended: TensorFlow 2.21's ``Save`` writes both without complaint."""
+    check.require("write_v1", tags=["dtype:float32"])
+    with scratch_dir(v1_base) as d:
+        path = os.path.join(d, "model.ckpt")
+        expect_rejection(check, f"write_v1 with {mistake}", check.impl.write_v1, _mistake(mistake), path,
+                         category="INVALID_ARGUMENT")
+        left = sorted(os.listdir(d))
+    assert not left, f"the refused write_v1 with {mistake} left {left}"
