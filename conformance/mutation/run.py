@@ -163,6 +163,16 @@ def load_results() -> dict[str, str]:
     return out
 
 
+def estimated_seconds(names, workers: int = 2) -> float:
+    """mutmut's estimate of the test time of ``names`` (each mutant's selected tests), over ``workers``."""
+    stats = json.loads((STAGE / "mutants" / "mutmut-stats.json").read_text())
+    tests, duration = stats["tests_by_mangled_function_name"], stats["duration_by_test"]
+    total = 0.0
+    for name in names:
+        total += sum(duration.get(t, 0.0) for t in tests.get(name.partition("__mutmut_")[0], ()))
+    return total / workers
+
+
 def load_equivalent() -> list[tuple[str, str]]:
     rules = []
     for line in EQUIVALENT.read_text().splitlines():
@@ -255,7 +265,14 @@ def report(seconds: float | None) -> float:
         "",
     ]
     if seconds is not None:
-        lines += [f"Last whole run: {seconds / 60:.0f} min wall clock (two workers on a machine of 2 shared cores).", ""]
+        lines += [f"Last whole run: {seconds / 60:.0f} min wall clock (two workers on a machine of 2 shared cores)."]
+        if total["not_checked"]:
+            left = estimated_seconds(k for k, s in statuses.items() if s == "not checked")
+            lines += [f"It was interrupted with {total['not_checked']} mutants not checked; running all their "
+                      f"selected tests would take up to {left / 60:.0f} min more (the suite's test times as mutmut "
+                      f"measured them, over two workers; a killed mutant stops at its first failing test), so a "
+                      f"whole run takes up to about {(seconds + left) / 60:.0f} min here."]
+        lines.append("")
     lines += ["| module | mutants | killed | equivalent | unreachable | untestable | survived | not checked | score |",
               "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for mod, r in sorted(per_module.items()):
