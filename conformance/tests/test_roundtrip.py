@@ -21,6 +21,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from tfckpt_conformance import sstable
 from tfckpt_conformance import strategies as cs
 from tfckpt_conformance.adapter import dtype_feature
 from tfckpt_conformance.checks import scratch_dir
@@ -166,9 +167,11 @@ def test_impl_to_impl_sliced_uncommon(check, rt_base, variant, data):
 
 #: Keys whose neighbours in bytewise order share a prefix that ends inside a
 #: multi-byte UTF-8 character (the index stores keys prefix-compressed in bytes),
-#: plus '/' paths, a prefix of another key, and long keys.
+#: plus '/' paths, a prefix of another key, long keys, and NUL bytes (keys are byte strings, not C strings:
+#: "a\0" follows its prefix "a", "\0" sorts first).
 TRICKY_KEYS = ["\u00c0", "\u00c1", "a", "a/b", "a/b/c", "ab", "emoji/\U0001f600", "emoji/\U0001f601",
-               "\u4e2d\u6587", "\u4e2d\u6588", "x" * 300, "x" * 301, "\u00e9t\u00e9/\u00e9t\u00e9"]
+               "\u4e2d\u6587", "\u4e2d\u6588", "x" * 300, "x" * 301, "\u00e9t\u00e9/\u00e9t\u00e9",
+               "\x00", "a\x00", "a\x00b"]
 
 
 def _tricky_description():
@@ -177,23 +180,68 @@ def _tricky_description():
     return D.Description(tensors)
 
 
+#: Partitioned tensors under keys whose slice-data keys need the ordered-code escapes (a NUL byte in
+#: the name is stored as 00 ff, SLICE-9) and long names.
+SLICED_TRICKY_KEYS = ["p\x00", "p\x00\x00q", "p\x01", "\u00ff/\x00", "y" * 300]
+
+
+def _sliced_tricky_description():
+    tensors = []
+    for i, key in enumerate(SLICED_TRICKY_KEYS):
+        value = np.arange(6, dtype=np.float32).reshape(3, 2) + 10 * i
+        tensors.append(D.tensor_from_array(key, "float32", value, partitions=["0,1:-", "1,2:-"]))
+    return D.Description(tensors)
+
+
+def _slice_key(name: bytes, extents) -> bytes:
+    """SLICE-8's key, for starts and lengths in -64..63 (each one byte, SLICE-11), written out by hand."""
+    assert b"\xff" not in name  # UTF-8 names never hold an ff byte; a 00 byte is escaped as 00 ff (SLICE-9)
+    out = b"\x00" + name.replace(b"\x00", b"\x00\xff") + b"\x00\x01" + bytes([1, len(extents)])  # WriteNumIncreasing(0), name, rank
+    for start, length in extents:
+        out += bytes([(start & 0xFF) ^ 0x80, (length & 0xFF) ^ 0x80])
+    return out
+
+
+#: The extents of SLICED_TRICKY_KEYS' two partitions ("0,1:-" and "1,2:-"; a full extent is 0, -1).
+_SLICED_EXTENTS = [[(0, 1), (0, -1)], [(1, 2), (0, -1)]]
+
+
+def _keys_round_trip(check, rt_base, direction, desc, what, tags, index_keys=None):
+    ref = check.run.trusted("reference")
+    with scratch_dir(rt_base) as d:
+        prefix = os.path.join(d, "ckpt")
+        if direction == "ReferenceToImpl":
+            check.require("read", tags=tags)
+            check.roles(producer="reference", consumer=check.run.label)
+            ref.write(desc, prefix)
+            got = check.call_ok(f"read of a checkpoint with {what}", check.impl.read, prefix, verify=True)
+        else:
+            check.require("write", tags=tags)
+            check.roles(producer=check.run.label, consumer="reference")
+            check.call_ok(f"write of a description with {what}", check.impl.write, desc, prefix)
+            got = check.trusted_call(ref, "write", ref.read, prefix, verify=True)
+            if index_keys is not None:  # the suite's own decoder: the slice keys are SLICE-8's bytes
+                stored = {k for k, _ in sstable.read_table_file(prefix + ".index") if k[:1] == b"\x00"}
+                assert stored == index_keys, (f"slice-data keys written: {sorted(stored - index_keys)!r}, "
+                                              f"missing: {sorted(index_keys - stored)!r}")
+    assert_same(desc, got, what=f"{what} ({direction})")
+
+
 @pytest.mark.conformance("RoundTrip.Keys", level="Required")
 @pytest.mark.spec("CONF-7", "CONF-8", "CONF-25", "PRIM-4", "TBL-5")
 @pytest.mark.parametrize("direction", ["ReferenceToImpl", "ImplToReference"])
 def test_tricky_keys(check, rt_base, direction):
     check.tags(["dtype:float32"])
-    ref = check.run.trusted("reference")
-    desc = _tricky_description()
-    with scratch_dir(rt_base) as d:
-        prefix = os.path.join(d, "ckpt")
-        if direction == "ReferenceToImpl":
-            check.require("read", tags=["dtype:float32"])
-            check.roles(producer="reference", consumer=check.run.label)
-            ref.write(desc, prefix)
-            got = check.call_ok("read of a checkpoint with tricky keys", check.impl.read, prefix, verify=True)
-        else:
-            check.require("write", tags=["dtype:float32"])
-            check.roles(producer=check.run.label, consumer="reference")
-            check.call_ok("write of a description with tricky keys", check.impl.write, desc, prefix)
-            got = check.trusted_call(ref, "write", ref.read, prefix, verify=True)
-    assert_same(desc, got, what=f"keys sharing partial UTF-8 prefixes ({direction})")
+    _keys_round_trip(check, rt_base, direction, _tricky_description(), "tricky keys", ["dtype:float32"])
+
+
+@pytest.mark.conformance("RoundTrip.SlicedKeys", level="Required")
+@pytest.mark.spec("CONF-7", "CONF-8", "CONF-25", "SLICE-8", "SLICE-9", "SLICE-10", "SLICE-11", "TBL-5")
+@pytest.mark.parametrize("direction", ["ReferenceToImpl", "ImplToReference"])
+def test_sliced_tricky_keys(check, rt_base, direction):
+    """Partitioned tensors whose names hold NUL bytes: their slice keys use ordered-code escapes; the
+    suite checks the slice-data keys an implementation writes against SLICE-8/9/11 with its own decoder."""
+    check.tags(["dtype:float32", "sliced"])
+    keys = {_slice_key(k.encode(), e) for k in SLICED_TRICKY_KEYS for e in _SLICED_EXTENTS}
+    _keys_round_trip(check, rt_base, direction, _sliced_tricky_description(), "partitioned tensors with tricky keys",
+                     ["dtype:float32", "sliced"], index_keys=keys)

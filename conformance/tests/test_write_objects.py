@@ -14,7 +14,9 @@ byte for byte -- node numbering, children, attributes, keys, slot references and
 ``Required.WriteObjects.Restores.<case>``: TensorFlow restores the implementation's checkpoint into
 the same objects with ``assert_consumed()`` and gets the values back.
 ``Required.WriteObjects.Refusals.<mistake>``: a tree naming a tensor the description lacks, or an
-object it does not define, is refused with ``INVALID_ARGUMENT`` and leaves no files.
+object it does not define, is refused with ``INVALID_ARGUMENT`` and leaves no files (OBJ-22);
+``Recommended.WriteObjects.RefusalsStrict.repeated-child-name``: so is one giving an object two
+children of the same name (TensorFlow's objects keep the last).
 """
 
 from __future__ import annotations
@@ -94,20 +96,43 @@ def test_tensorflow_restores_it(check, objects_case, objects_base):
     assert_same(objects_case.description(), got, what=f"what TensorFlow restored from {objects_case.id}")
 
 
-@pytest.mark.conformance("WriteObjects.Refusals", level="Required")
-@pytest.mark.spec("OBJ-22")
-@pytest.mark.parametrize("mistake", ["unknown-tensor", "undefined-object"])
-def test_bad_tree_refused_and_leaves_nothing(check, mistake, conformance_run, objects_base):
-    check.require("write_objects")
-    objects_case = fixture_case(conformance_run, "objects-module-tree", "objects")
+def _bad_tree(objects_case, mistake: str) -> dict:
     tree = _tree(objects_case)
     label, obj = next((k, v) for k, v in tree["objects"].items() if "variable" in v)
     if mistake == "unknown-tensor":
         tree["objects"][label] = dict(obj, variable="no such tensor")
-    else:
+    elif mistake == "undefined-object":
         tree["checkpoint"] = tree["checkpoint"] + [["extra", "no-such-label"]]
+    else:  # repeated-child-name: one object given two children of the same name, the second another object
+        parent = next(v for v in tree["objects"].values() if v.get("children"))
+        name, first = parent["children"][0]
+        other = next(k for k in tree["objects"] if k != first)
+        parent["children"] = parent["children"] + [[name, other]]
+    return tree
+
+
+def _refused_and_leaves_nothing(check, mistake, conformance_run, objects_base):
+    check.require("write_objects")
+    objects_case = fixture_case(conformance_run, "objects-module-tree", "objects")
+    tree = _bad_tree(objects_case, mistake)
     with scratch_dir(objects_base) as d:
         prefix = os.path.join(d, "sub", "ckpt")
         expect_rejection(check, f"write_objects with {mistake}", check.impl.write_objects, objects_case.description(),
                          tree, prefix, category="INVALID_ARGUMENT")
         assert not os.path.exists(os.path.join(d, "sub")), "a refused write_objects left files"
+
+
+@pytest.mark.conformance("WriteObjects.Refusals", level="Required")
+@pytest.mark.spec("OBJ-22")
+@pytest.mark.parametrize("mistake", ["unknown-tensor", "undefined-object"])
+def test_bad_tree_refused_and_leaves_nothing(check, mistake, conformance_run, objects_base):
+    _refused_and_leaves_nothing(check, mistake, conformance_run, objects_base)
+
+
+@pytest.mark.conformance("WriteObjects.RefusalsStrict", level="Recommended")
+@pytest.mark.spec("OBJ-22")
+@pytest.mark.parametrize("mistake", ["repeated-child-name"])
+def test_repeated_child_name_refused(check, mistake, conformance_run, objects_base):
+    """Recommended: TensorFlow's objects cannot hold two attributes of one name, so the second silently
+    replaces the first (its adapter sets them in order); the spec asks for a refusal (OBJ-22)."""
+    _refused_and_leaves_nothing(check, mistake, conformance_run, objects_base)

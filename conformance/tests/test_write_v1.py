@@ -7,7 +7,10 @@ byte for byte against TensorFlow's ``Save`` op.
   (:mod:`tfckpt_conformance.sstable`, which refuses compressed blocks): no compression, keys in
   order, the metadata record first under the empty key (spec/v1.md V1-3, V1-14).
 * ``Recommended.WriteV1.Bytes.<case>``: the file is identical to the one TensorFlow 2.21 wrote for
-  the same tensors.
+  the same tensors; ``Recommended.WriteV1.BytesUnordered.<case>``: also when they are given in reverse
+  order (``Save`` sorts them by name, V1-5).
+* ``Recommended.WriteV1.Errors.<mistake>``: a repeated or empty key is refused with ``INVALID_ARGUMENT``
+  and leaves no file (ERR-5; TensorFlow's ``Save`` accepts both).
 * ``Required.WriteV1.Refuses.<dtype>`` / ``Recommended.WriteV1.RefusalCategory.<dtype>``: a dtype
   TensorFlow 2.21 cannot save in V1 is refused, and nothing appears under the file's name; the
   category is TensorFlow's (V1-11).
@@ -96,6 +99,27 @@ def test_write_v1_bytes(check, v1_file_case, v1_base):
     assert got == want, f"write_v1 of fixture {v1_file_case.id} differs from TensorFlow's file: {first_difference(want, got)}"
 
 
+@pytest.mark.conformance("WriteV1.BytesUnordered", level="Recommended")
+@pytest.mark.spec("CONF-24", "CONF-36", "V1-5", "V1-14")
+def test_write_v1_bytes_unordered(check, v1_file_case, v1_base):
+    """The tensors given in reverse order: TensorFlow's ``Save`` sorts them by name, so the file is the same (V1-5)."""
+    check.require("write_v1", tags=v1_file_case.tags)
+    check.roles(producer=check.run.label, consumer="bytes")
+    desc = v1_file_case.description()
+    if len(desc) < 2:
+        pytest.skip(f"fixture {v1_file_case.id} holds one tensor: no order to change")
+    reversed_desc = Description(list(reversed(desc.tensors)))
+    with open(v1_file_case.prefix, "rb") as f:
+        want = f.read()
+    with scratch_dir(v1_base) as d:
+        path = os.path.join(d, "model.ckpt")
+        check.call_ok(f"write_v1 of fixture {v1_file_case.id}, tensors reversed", check.impl.write_v1, reversed_desc, path)
+        with open(path, "rb") as f:
+            got = f.read()
+    assert got == want, (f"write_v1 of fixture {v1_file_case.id} with its tensors given in reverse order differs from "
+                         f"TensorFlow's file: {first_difference(want, got)}")
+
+
 def _refused(check, dtype, v1_base):
     check.require("write_v1", tags=[f"dtype:{dtype}"])
     tensor = TensorDescription("t", dtype, (2,), data=np.zeros(2, dtype=bits_dtype(dtype)))
@@ -121,3 +145,26 @@ def test_write_v1_refusal_category(check, dtype, v1_base):
     exc = _refused(check, dtype, v1_base)
     assert exc.category == V1_REFUSALS[dtype], (
         f"write_v1 of a {dtype} tensor refused with {exc.reported_category}, TensorFlow says {V1_REFUSALS[dtype]}")
+
+
+def _mistake(mistake: str) -> Description:
+    one = lambda key, v: TensorDescription(key, "float32", (2,), data=np.array([v, -v], dtype="<f4"))
+    if mistake == "repeated-key":
+        return Description([one("w", 1.0), one("b", 2.0), one("w", 3.0)])
+    return Description([one("w", 1.0), one("", 2.0)])  # empty-key
+
+
+@pytest.mark.conformance("WriteV1.Errors", level="Recommended")
+@pytest.mark.spec("CONF-36", "ERR-5")
+@pytest.mark.parametrize("mistake", ["repeated-key", "empty-key"])
+def test_write_v1_refuses_mistakes(check, mistake, v1_base):
+    """A key given twice, or an empty key, is a caller mistake: refused with INVALID_ARGUMENT, no file left (ERR-5).
+
+    Recommended: TensorFlow 2.21's ``Save`` writes both without complaint."""
+    check.require("write_v1", tags=["dtype:float32"])
+    with scratch_dir(v1_base) as d:
+        path = os.path.join(d, "model.ckpt")
+        expect_rejection(check, f"write_v1 with {mistake}", check.impl.write_v1, _mistake(mistake), path,
+                         category="INVALID_ARGUMENT")
+        left = sorted(os.listdir(d))
+    assert not left, f"the refused write_v1 with {mistake} left {left}"

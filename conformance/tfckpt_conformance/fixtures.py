@@ -244,9 +244,11 @@ class FixtureSet:
 
         Not those whose meta lists the tensors in the Save op's input order (tag ``v1_unsorted_meta``,
         TensorFlow before 1.15): a description is in key order, so no writer can know that order.
+        Nor the ``mutated`` ones (fixtures/mutate.py): their bytes are not TensorFlow's.
         """
         return [c for c in self.golden_tagged("v1") if "sliced" not in c.tags and "multi_shard" not in c.tags
-                and "v1_unsorted_meta" not in c.tags and c.prefix and os.path.isfile(c.prefix)]
+                and "v1_unsorted_meta" not in c.tags and "mutated" not in c.tags and c.prefix
+                and os.path.isfile(c.prefix)]
 
     def golden_with_object_keys(self) -> list[Case]:
         """Object-based checkpoints whose manifest gives TensorFlow's key for object paths."""
