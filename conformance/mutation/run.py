@@ -67,8 +67,8 @@ def _sync(src: Path, dst: Path) -> None:
     """Mirror src into dst, copying only files whose bytes differ (mutmut's cache goes by mtime)."""
     wanted = set()
     for path in src.rglob("*"):
-        if "__pycache__" in path.parts or path.suffix == ".pyc":
-            continue
+        if "__pycache__" in path.parts or path.suffix in (".pyc", ".so"):
+            continue  # .so: an in-place build of the C accelerator; the mutants are in the Python code
         rel = path.relative_to(src)
         wanted.add(rel)
         target = dst / rel
@@ -310,6 +310,7 @@ def report(seconds: float | None) -> float:
 
 
 def main(argv: list[str] | None = None) -> int:
+    os.environ["TFCKPT_PURE_PYTHON"] = "1"  # the Python code is what is mutated; mutmut's workers inherit this
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--max-children", type=int, default=2, help="parallel mutant workers (default 2)")
     ap.add_argument("--timeout-multiplier", type=float, default=4.0,

@@ -167,6 +167,7 @@ class BundleReader:
         #: shard id -> (file offset, bytes): the read-ahead window of small reads (see _window)
         self._windows: dict[int, tuple] = {}
         self._entries: dict[bytes, TensorEntry] = {}
+        self._block_misses: dict[int, int] = {}  # index block -> keys looked up there (see _decode_block)
         if not storage.isfile(self.index_path):
             raise errors.FileNotFound(
                 f"no checkpoint index file: a checkpoint with prefix {self.prefix!r} "
@@ -224,12 +225,39 @@ class BundleReader:
             return cached
         if raw_key == b"":
             raise errors.NotFoundError("the empty key holds the bundle header, not a tensor", file=self.index_path)
+        block = self._table.block_index(raw_key)
+        if block is not None:
+            misses = self._block_misses.get(block, 0)
+            self._block_misses[block] = misses + 1
+            if misses == 1:  # a second key of this block: a scan, so decode the block's entries at once
+                self._decode_block(block)
+                cached = self._entries.get(raw_key)
+                if cached is not None:
+                    return cached
         value = self._table.get(raw_key)
         if value is None:
             raise errors.NotFoundError("key not found in checkpoint", file=self.index_path, key=key_text(raw_key))
         entry = self._decode_entry(raw_key, value)
         self._entries[raw_key] = entry
         return entry
+
+    def _decode_block(self, block: int) -> None:
+        """Cache the entries of one index block that decode the canonical way (see ``entry_fields``).
+
+        Reading every tensor of a checkpoint then costs one walk and one tight loop per
+        block instead of a lookup per key; an entry in any other form is left to
+        :meth:`entry`, which decodes it (or reports it) when it is asked for.
+        """
+        entries = self._entries
+        with gc_paused():
+            for key, value in self._table.block_entries(block).items():
+                if key in entries or not key:
+                    continue
+                fields = decode_entry_fields(value)
+                plain = None if fields is None else _plain_entry(fields)
+                if plain is not None:
+                    entries[key] = TensorEntry(key, plain[0], fields[1], plain[1], None, (), raw=value,
+                                               fields=fields[2:])
 
     def has_key(self, key: KeyLike) -> bool:
         raw_key = key_bytes(key)

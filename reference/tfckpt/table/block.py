@@ -332,6 +332,13 @@ class Block:
                 yield from entries
                 return
 
+    def as_dict(self) -> dict:
+        """Every entry, ``{key: value}``, from one validated walk (kept: later lookups use it)."""
+        if self._lookup is None:
+            checked = self.entries_between(None, None)
+            self._lookup = dict(self.iter_from_restart(0) if checked is None else checked)
+        return self._lookup
+
     def get(self, target: bytes) -> Optional[bytes]:
         """The value stored under exactly ``target`` in this block, or None.
 
@@ -344,9 +351,7 @@ class Block:
             return self._lookup.get(target)
         self._gets += 1
         if self._gets > 1:
-            checked = self.entries_between(None, None)
-            self._lookup = dict(self.iter_from_restart(0) if checked is None else checked)
-            return self._lookup.get(target)
+            return self.as_dict().get(target)
         for key, value in self.seek(target):
             return value if key == target else None
         return None

@@ -321,6 +321,34 @@ class TableReader:
         except CheckpointError as err:
             raise err.with_location(file=self.name, key=key)
 
+    def block_index(self, key: bytes) -> Optional[int]:
+        """The data block that would hold ``key`` (None: past the last block's keys)."""
+        i = bisect.bisect_left(self._index_keys, _key_bytes(key))
+        return None if i == len(self._index_keys) else i
+
+    def block_entries(self, i: int) -> dict:
+        """Every entry of data block ``i``, ``{key: value}``, validated as a scan validates them."""
+        lower = self._index_keys[i - 1] if i else None
+        upper = self._index_keys[i]
+        try:
+            entries = self._data_block(i).as_dict()
+            # keys increase inside a validated block: its first and last key bound the rest
+            for key in (next(iter(entries)), next(reversed(entries))) if entries else ():
+                if (lower is not None and key <= lower) or key > upper:
+                    raise self._out_of_range(i, key)
+            return entries
+        except CheckpointError as err:
+            raise err.with_location(file=self.name)
+
+    def _out_of_range(self, i: int, key: bytes) -> DataLossError:
+        lower = self._index_keys[i - 1] if i else None
+        return DataLossError(
+            f"data block {i}: key lies outside the range its index entry allows "
+            f"(after {lower!r}, up to {self._index_keys[i]!r}); keys are out of order across blocks",
+            offset=self._handles[i].offset,
+            key=key,
+        )
+
     def seek(self, key: bytes) -> Iterator[tuple[bytes, bytes]]:
         """All entries with a key ``>= key``, in key order."""
         key = _key_bytes(key)
@@ -355,12 +383,7 @@ class TableReader:
                 entries = block.seek(target) if (i == start and target is not None) else iter(block)
                 for k, v in entries:
                     if (lower is not None and k <= lower) or k > upper:
-                        raise DataLossError(
-                            f"data block {i}: key lies outside the range its index entry allows "
-                            f"(after {lower!r}, up to {upper!r}); keys are out of order across blocks",
-                            offset=self._handles[i].offset,
-                            key=k,
-                        )
+                        raise self._out_of_range(i, k)
                     yield k, v
             except CheckpointError as err:
                 raise err.with_location(file=self.name)
