@@ -200,3 +200,13 @@ def test_string_tensor_of_big_endian_bundle():
     crc = checksums.mask(checksums.extend(checksums.extend(length_crc, stored), b"".join(elements)))
     fast, slow = _decode_both(lengths + stored + b"".join(elements), 3, True, crc)
     assert fast == slow == elements
+
+
+@needs_speedups
+@pytest.mark.parametrize("position", range(6))
+def test_entry_encoder_refuses_negative_numbers(position):
+    """A negative number raises instead of wrapping to a huge unsigned one (the writer never passes one)."""
+    args = [1, (2, 3), 0, 8, 24, 5]
+    args[position] = (-1,) if position == 1 else -1
+    with pytest.raises(OverflowError):
+        speedups.encode_entry(*args)

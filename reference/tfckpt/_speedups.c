@@ -348,10 +348,17 @@ put_varint(uint8_t *out, uint64_t value)
 static PyObject *
 encode_entry(PyObject *self, PyObject *args)
 {
-    unsigned long long dtype, shard_id, offset, size, crc;
-    PyObject *dims;
-    if (!PyArg_ParseTuple(args, "KOKKKK", &dtype, &dims, &shard_id, &offset, &size, &crc))
+    PyObject *numbers[5], *dims;
+    if (!PyArg_ParseTuple(args, "OOOOOO", &numbers[0], &dims, &numbers[1], &numbers[2], &numbers[3], &numbers[4]))
         return NULL;
+    unsigned long long values[5]; /* dtype, shard_id, offset, size, crc32c; "K" would wrap negatives */
+    for (int i = 0; i < 5; i++) {
+        values[i] = PyLong_AsUnsignedLongLong(numbers[i]);
+        if (values[i] == (unsigned long long)-1 && PyErr_Occurred())
+            return NULL;
+    }
+    unsigned long long dtype = values[0], shard_id = values[1], offset = values[2], size = values[3],
+                       crc = values[4];
     PyObject *seq = PySequence_Fast(dims, "dims must be a sequence");
     if (seq == NULL)
         return NULL;

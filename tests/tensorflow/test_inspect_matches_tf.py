@@ -35,6 +35,7 @@ MODES = {
 TF_CANNOT_READ = {
     ("v1-saveslices-partitioned", "all-tensors"): "Sliced checkpoints are not supported",
     ("v1-save-dtypes", "all-tensors"): "Data type not supported",
+    ("valid-v1-unpacked-floats", "all-tensors"): "Data type not supported",  # V1 complex, as in v1-save-dtypes
 }
 
 
