@@ -60,6 +60,7 @@ Usage: ``<a Python 3.11 venv with requirements.txt>/bin/python conformance/adapt
 (``tox -e openvino`` makes one; conformance/README.md).
 """
 
+import json
 import os
 import shutil
 import sys
@@ -249,7 +250,11 @@ def convert(prefix, variables):
             if ov_type not in OV_TYPES:
                 raise Refused("UNKNOWN", "OpenVINO's Constant for %r has element type %s" % (key, ov_type))
             shape = [int(d) for d in node.get_output_shape(0)]
-            data = np.array(node.get_data(), copy=True)  # own the bytes: OpenVINO maps the data file
+            try:
+                data = np.array(node.get_data(), copy=True)  # own the bytes: OpenVINO maps the data file
+            except ValueError as exc:  # OpenVINO accepted a shape whose byte count overflows: no array holds it
+                raise Unsupported("OpenVINO accepted %r as a Constant of shape %s, which no numpy array can hold (%s)"
+                                  % (key.decode("utf-8", "replace"), shape, exc))
             out.append((key.decode("utf-8", "surrogateescape"), OV_TYPES[ov_type], data.reshape(shape)))
         return out
     finally:
@@ -266,6 +271,47 @@ def read(prefix):
     return tensors
 
 
+def in_child(work):
+    """Run ``work`` in a forked child without this process's pipes, and answer as it ended.
+
+    OpenVINO dies of SIGSEGV on some files; on some of them a process it leaves behind keeps every inherited
+    descriptor, so the runner's end of the reply pipe would never see EOF and the whole run would stall.  The
+    child closes every descriptor above stderr before OpenVINO runs; when it dies of a signal, this process
+    dies of the same one, so the runner records the crash as OpenVINO's and restarts the server."""
+    fd, outcome = tempfile.mkstemp(prefix="tfckpt-openvino-outcome-")
+    os.close(fd)
+    pid = os.fork()
+    if pid == 0:
+        os.closerange(3, 65536)
+        try:
+            work()
+            result = ("ok",)
+        except Refused as exc:
+            result = ("refused", exc.category, exc.message)
+        except Unsupported as exc:
+            result = ("unsupported", str(exc))
+        except BaseException:  # noqa: BLE001 -- the adapter's own failure: a crash reply
+            import traceback
+            result = ("crash", traceback.format_exc(limit=8))
+        with open(outcome, "w", encoding="utf-8") as f:
+            json.dump(result, f)
+        os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    try:
+        if os.WIFSIGNALED(status):
+            os.kill(os.getpid(), os.WTERMSIG(status))
+        with open(outcome, encoding="utf-8") as f:
+            result = json.load(f)
+    finally:
+        os.unlink(outcome)
+    if result[0] == "refused":
+        raise Refused(result[1], result[2])
+    if result[0] == "unsupported":
+        raise Unsupported(result[1])
+    if result[0] == "crash":
+        raise RuntimeError(result[1])
+
+
 OPERATIONS = ["read"]
 FEATURES = ["dtype:%s" % d for d in sorted(DTYPES.values())] + ["multi_shard", "zero_size", "scalar"]
 
@@ -278,7 +324,7 @@ def handle(req):
     if op == "shutdown":
         return {"status": "ok"}
     if op == "read":
-        save_description(read(req["prefix"]), req["out"])
+        in_child(lambda: save_description(read(req["prefix"]), req["out"]))
         return {"status": "ok"}
     return {"status": "unsupported", "message": "operation %r is not offered (OpenVINO only converts graphs)" % op}
 
