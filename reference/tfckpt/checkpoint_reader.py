@@ -119,7 +119,7 @@ class CheckpointReader:
         if self._variables is None:
             variables = self._impl.variables()
             with gc_paused():
-                self._variables = {entry.key.decode("utf-8", "surrogateescape"): entry for entry in variables}
+                self._variables = {key_text(entry.key): entry for entry in variables}
         return self._variables
 
     def _variable_shapes(self) -> list:
@@ -133,11 +133,11 @@ class CheckpointReader:
         """``{key: shape as a list of ints}`` for every tensor."""
         shapes = self._variable_shapes()
         with gc_paused():
-            return {key.decode("utf-8", "surrogateescape"): list(shape) for key, _, shape in shapes}
+            return {key_text(key): list(shape) for key, _, shape in shapes}
 
     def get_variable_to_dtype_map(self) -> dict[str, DType]:
         """``{key: DType}`` for every tensor; ``DType.name`` is TensorFlow's name."""
-        return {key.decode("utf-8", "surrogateescape"): dtype for key, dtype, _ in self._variable_shapes()}
+        return {key_text(key): dtype for key, dtype, _ in self._variable_shapes()}
 
     def has_tensor(self, name: str) -> bool:
         return name in self._variable_entries() if self._variables is not None else self._has(name)

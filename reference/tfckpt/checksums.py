@@ -60,6 +60,5 @@ def unmask(masked: int) -> int:
 
 
 def masked_crc32c(data) -> int:
-    """``mask(crc32c(data))`` (inlined: it runs once per tensor read)."""
-    crc = _crc(data) & _U32
-    return ((((crc >> 15) | (crc << 17)) & _U32) + MASK_DELTA) & _U32
+    """``mask(crc32c(data))``."""
+    return mask(_crc(data))

@@ -109,6 +109,15 @@ def _plain_entry(fields: tuple) -> Optional[tuple]:
     return None
 
 
+def _canonical_entry(key: bytes, value: bytes) -> Optional["TensorEntry"]:
+    """The entry of ``value`` when it is in the canonical form and needs no further check, else None."""
+    fields = decode_entry_fields(value)
+    plain = None if fields is None else _plain_entry(fields)
+    if plain is None:
+        return None
+    return TensorEntry(key, plain[0], fields[1], plain[1], None, (), raw=value, fields=fields[2:])
+
+
 class TensorEntry:
     """A validated index entry: what is stored under one key.
 
@@ -253,23 +262,17 @@ class BundleReader:
             for key, value in self._table.block_entries(block).items():
                 if key in entries or not key:
                     continue
-                fields = decode_entry_fields(value)
-                plain = None if fields is None else _plain_entry(fields)
-                if plain is not None:
-                    entries[key] = TensorEntry(key, plain[0], fields[1], plain[1], None, (), raw=value,
-                                               fields=fields[2:])
+                entry = _canonical_entry(key, value)
+                if entry is not None:
+                    entries[key] = entry
 
     def has_key(self, key: KeyLike) -> bool:
         raw_key = key_bytes(key)
         return raw_key != b"" and (raw_key in self._entries or self._table.get(raw_key) is not None)
 
     def _decode_entry(self, key: bytes, value: bytes) -> TensorEntry:
-        fields = decode_entry_fields(value)
-        if fields is not None:  # the canonical form: no message built (see entry_fields)
-            plain = _plain_entry(fields)
-            if plain is not None:
-                return TensorEntry(key, plain[0], fields[1], plain[1], None, (), raw=value, fields=fields[2:])
-        return self._decode_entry_message(key, value)
+        entry = _canonical_entry(key, value)  # the canonical form: no message built (see entry_fields)
+        return self._decode_entry_message(key, value) if entry is None else entry
 
     def _decode_entry_message(self, key: bytes, value: bytes) -> TensorEntry:
         """The reference path: protobuf parses the entry (any form, with protobuf's errors)."""
